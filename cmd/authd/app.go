@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/authd/authd/handlers"
+	"github.com/authd/authd/middleware"
+	"github.com/authd/authd/models"
+	"github.com/authd/authd/services"
+)
+
+// app is one authd instance, wired from its configuration.
+type app struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *models.DB
+	engine   *gin.Engine
+	revoked  *services.Revocations
+	sessions *services.Sessions
+	accounts *services.Accounts
+	tokens   *services.Tokens
+	hasher   *services.Hasher
+	draining atomic.Bool
+	closers  []func()
+}
+
+func newLogger(cfg Config, out io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(out, opts))
+	}
+	return slog.New(slog.NewJSONHandler(out, opts))
+}
+
+// newApp opens and migrates the database and builds the services and the
+// HTTP engine. clock may be nil (the system clock).
+func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock) (*app, error) {
+	if clock == nil {
+		clock = services.SystemClock
+	}
+	a := &app{cfg: cfg, log: newLogger(cfg, logOut)}
+	for _, w := range cfg.Warnings {
+		a.log.Warn(w)
+	}
+	db, err := openDB(cfg, "authd")
+	if err != nil {
+		return nil, err
+	}
+	a.db = db
+	a.closers = append(a.closers, func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		a.close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	key, err := services.LoadServerKey(ctx, db.DB)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.revoked = services.NewRevocations(db.DB, cfg.AccessTTL, clock)
+	if err := a.revoked.Load(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.tokens, err = services.NewTokens(services.TokenConfig{
+		Alg: cfg.JWTAlg, Secret: cfg.jwtSecret, PrivateKey: cfg.privateKey,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AccessTTL: cfg.AccessTTL,
+	}, a.revoked, clock)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.hasher, err = services.NewHasher(cfg.BcryptCost, cfg.BcryptConcurrency, cfg.BcryptWait)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	events := services.NewEvents(clock)
+	a.sessions = services.NewSessions(db.DB, services.SessionConfig{
+		RefreshTTL: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge, ReuseGrace: cfg.ReuseGrace, MaxSessions: cfg.MaxSessions,
+	}, a.tokens, events, a.revoked, key, clock)
+	a.accounts = services.NewAccounts(db.DB, services.AccountConfig{
+		MinPasswordLength: cfg.PasswordMinLength, SignupEnabled: cfg.SignupEnabled,
+	}, a.hasher, events, a.sessions, clock)
+
+	a.engine, err = a.buildEngine()
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) buildEngine() (*gin.Engine, error) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	// Trust no proxy unless configured: gin trusts every proxy by default,
+	// which lets any client forge X-Forwarded-For (gin #2473).
+	var proxies []string
+	for _, p := range a.cfg.TrustedProxies {
+		if p = strings.TrimSpace(p); p != "" {
+			proxies = append(proxies, p)
+		}
+	}
+	if err := r.SetTrustedProxies(proxies); err != nil {
+		return nil, fmt.Errorf("AUTHD_TRUSTED_PROXIES: %w", err)
+	}
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(middleware.NotFound)
+	r.NoMethod(middleware.MethodNotAllowed)
+	r.Use(
+		middleware.RequestIDs(),
+		middleware.AccessLog(a.log),
+		middleware.Recover(a.log),
+		middleware.Errors(a.log),
+		middleware.SecurityHeaders(a.cfg.TLSCertFile != ""),
+		middleware.Timeout(a.cfg.RequestTimeout),
+	)
+	handlers.Register(r, handlers.Services{
+		Accounts: a.accounts, Sessions: a.sessions, Tokens: a.tokens,
+		Ping: a.db.Ping, Draining: &a.draining,
+	}, handlers.Middleware{
+		Authenticate: middleware.Authenticate(a.tokens),
+		RequireAdmin: middleware.RequireAdmin,
+		NoStore:      middleware.NoStore,
+	}, handlers.Options{CookieSecure: a.cfg.CookieSecure})
+	return r, nil
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// serve runs authd until ctx is done, then drains: /readyz turns 503, and
+// after AUTHD_DRAIN_DELAY the listener closes and in-flight requests finish
+// (up to AUTHD_SHUTDOWN_TIMEOUT). listening, when set, receives the bound
+// address.
+func serve(ctx context.Context, cfg Config, logOut io.Writer, listening func(addr string)) error {
+	a, err := newApp(ctx, cfg, logOut, nil)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.run(ctx, listening)
+}
+
+func (a *app) run(ctx context.Context, listening func(addr string)) error {
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("AUTHD_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	if a.cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(a.cfg.TLSCertFile, a.cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("AUTHD_TLS_CERT_FILE/AUTHD_TLS_KEY_FILE: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	addr := ln.Addr().String()
+	a.log.Info("listening", slog.String("addr", addr), slog.String("config", a.cfg.String()))
+	if listening != nil {
+		listening(addr)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Drain: tell the load balancer first, then stop accepting and wait for
+	// the requests in flight (ListenAndServe returning is not the end:
+	// Shutdown is, F16).
+	a.draining.Store(true)
+	a.log.Info("draining", slog.Duration("delay", a.cfg.DrainDelay))
+	if a.cfg.DrainDelay > 0 {
+		time.Sleep(a.cfg.DrainDelay)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// insecureLoopbackTransport is for the health check only: it talks to
+// 127.0.0.1, where the certificate names the public host.
+func insecureLoopbackTransport() *http.Transport {
+	return &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // loopback health check
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"reflect"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/ulule/limiter/v3"
+)
+
+// Config is every AUTHD_* setting, parsed and validated once at start.
+// caarlos0/env was picked to parse it: struct tags with defaults, durations,
+// lists and custom types, no global state, and a map of variables as input,
+// so tests pass their own environment.
+type Config struct {
+	Addr        string `env:"AUTHD_ADDR" envDefault:":8080"`
+	TLSCertFile string `env:"AUTHD_TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"AUTHD_TLS_KEY_FILE"`
+	MetricsAddr string `env:"AUTHD_METRICS_ADDR"`
+
+	DatabaseURL    string        `env:"AUTHD_DATABASE_URL"`
+	SQLitePath     string        `env:"AUTHD_SQLITE_PATH" envDefault:"authd.db"`
+	DBMaxOpenConns int           `env:"AUTHD_DB_MAX_OPEN_CONNS" envDefault:"20"`
+	DBTimeout      time.Duration `env:"AUTHD_DB_TIMEOUT" envDefault:"5s"`
+	DBLockTimeout  time.Duration `env:"AUTHD_DB_LOCK_TIMEOUT" envDefault:"3s"`
+	RedisURL       string        `env:"AUTHD_REDIS_URL"`
+
+	Env               string `env:"AUTHD_ENV" envDefault:"development"`
+	JWTAlg            string `env:"AUTHD_JWT_ALG" envDefault:"HS256"`
+	JWTSecret         string `env:"AUTHD_JWT_SECRET"`
+	JWTPrivateKeyFile string `env:"AUTHD_JWT_PRIVATE_KEY_FILE"`
+	JWTIssuer         string `env:"AUTHD_JWT_ISSUER" envDefault:"authd"`
+	JWTAudience       string `env:"AUTHD_JWT_AUDIENCE" envDefault:"authd"`
+
+	AccessTTL     time.Duration `env:"AUTHD_ACCESS_TTL" envDefault:"15m"`
+	RefreshTTL    time.Duration `env:"AUTHD_REFRESH_TTL" envDefault:"336h"`
+	SessionMaxAge time.Duration `env:"AUTHD_SESSION_MAX_AGE" envDefault:"720h"`
+	ReuseGrace    time.Duration `env:"AUTHD_REUSE_GRACE" envDefault:"10s"`
+
+	PasswordMinLength int           `env:"AUTHD_PASSWORD_MIN_LENGTH" envDefault:"12"`
+	MaxSessions       int           `env:"AUTHD_MAX_SESSIONS" envDefault:"20"`
+	BcryptCost        int           `env:"AUTHD_BCRYPT_COST" envDefault:"12"`
+	BcryptConcurrency int           `env:"AUTHD_BCRYPT_CONCURRENCY"` // 0: the number of CPUs
+	BcryptWait        time.Duration `env:"AUTHD_BCRYPT_WAIT" envDefault:"2s"`
+
+	RateLoginIP      Rates    `env:"AUTHD_RATE_LOGIN_IP" envDefault:"20-M"`
+	RateLoginAccount Rates    `env:"AUTHD_RATE_LOGIN_ACCOUNT" envDefault:"5-M,50-H"`
+	RateRefreshIP    Rates    `env:"AUTHD_RATE_REFRESH_IP" envDefault:"60-M"`
+	RateRegisterIP   Rates    `env:"AUTHD_RATE_REGISTER_IP" envDefault:"10-H"`
+	TrustedProxies   []string `env:"AUTHD_TRUSTED_PROXIES" envSeparator:","`
+
+	SignupEnabled bool     `env:"AUTHD_SIGNUP_ENABLED" envDefault:"true"`
+	CookieSecure  bool     `env:"AUTHD_COOKIE_SECURE" envDefault:"true"`
+	CORSOrigins   []string `env:"AUTHD_CORS_ORIGINS" envSeparator:","`
+
+	LogLevel  string `env:"AUTHD_LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"AUTHD_LOG_FORMAT" envDefault:"json"`
+
+	RequestTimeout  time.Duration `env:"AUTHD_REQUEST_TIMEOUT" envDefault:"10s"`
+	ShutdownTimeout time.Duration `env:"AUTHD_SHUTDOWN_TIMEOUT" envDefault:"25s"`
+	DrainDelay      time.Duration `env:"AUTHD_DRAIN_DELAY" envDefault:"0s"`
+
+	// Derived at load time.
+	jwtSecret  []byte
+	privateKey ed25519.PrivateKey
+	// Warnings are printed at start (e.g. a generated development secret).
+	Warnings []string
+}
+
+// Rates is a comma-separated list of ulule/limiter rates ("5-M,50-H"), each
+// of which must hold.
+type Rates struct {
+	Raw   string
+	Rates []limiter.Rate
+}
+
+// UnmarshalText parses "5-M,50-H".
+func (r *Rates) UnmarshalText(b []byte) error {
+	r.Raw = strings.TrimSpace(string(b))
+	r.Rates = nil
+	for _, part := range strings.Split(r.Raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		rate, err := limiter.NewRateFromFormatted(part)
+		if err != nil {
+			return fmt.Errorf("rate %q: want LIMIT-PERIOD such as 5-M or 50-H", part)
+		}
+		r.Rates = append(r.Rates, rate)
+	}
+	if len(r.Rates) == 0 {
+		return errors.New("no rate given")
+	}
+	return nil
+}
+
+// minSecretBytes is the shortest HS256 key accepted in production
+// (RFC 7518 §3.2: a key at least as long as the hash output).
+const minSecretBytes = 32
+
+// LoadConfig reads the configuration from getenv and validates it. Errors
+// name the variable at fault.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var cfg Config
+	params, err := env.GetFieldParams(&cfg)
+	if err != nil {
+		return cfg, err
+	}
+	vars := make(map[string]string)
+	for _, p := range params {
+		if v := getenv(p.Key); v != "" {
+			vars[p.Key] = v
+		}
+	}
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
+		return cfg, explainEnvError(err, &cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// explainEnvError rewrites the library's errors to name the variable.
+func explainEnvError(err error, cfg *Config) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var msgs []string
+	t := reflect.TypeOf(*cfg)
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				msgs = append(msgs, fmt.Sprintf("%s: %v", f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func (c *Config) validate() error {
+	var errs []string
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, name+": "+fmt.Sprintf(format, args...))
+	}
+	switch c.Env {
+	case "development", "production", "test":
+	default:
+		bad("AUTHD_ENV", "must be development or production, not %q", c.Env)
+	}
+	production := c.Env == "production"
+	switch c.JWTAlg {
+	case "HS256":
+		switch {
+		case c.JWTSecret == "" && production:
+			bad("AUTHD_JWT_SECRET", "is required in production (at least %d random bytes)", minSecretBytes)
+		case c.JWTSecret == "":
+			secret := make([]byte, minSecretBytes)
+			_, _ = rand.Read(secret)
+			c.jwtSecret = secret
+			c.Warnings = append(c.Warnings, "AUTHD_JWT_SECRET is not set: using a random secret, so tokens die with this process and other instances reject them (development only)")
+		case len(c.JWTSecret) < minSecretBytes && production:
+			bad("AUTHD_JWT_SECRET", "is %d bytes; production needs at least %d", len(c.JWTSecret), minSecretBytes)
+		default:
+			if len(c.JWTSecret) < minSecretBytes {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("AUTHD_JWT_SECRET is shorter than %d bytes: production refuses it", minSecretBytes))
+			}
+			c.jwtSecret = []byte(c.JWTSecret)
+		}
+	case "EdDSA":
+		if c.JWTPrivateKeyFile == "" {
+			bad("AUTHD_JWT_PRIVATE_KEY_FILE", "is required with AUTHD_JWT_ALG=EdDSA (create one with `authd keys generate`)")
+		} else if key, err := readPrivateKey(c.JWTPrivateKeyFile); err != nil {
+			bad("AUTHD_JWT_PRIVATE_KEY_FILE", "%v", err)
+		} else {
+			c.privateKey = key
+		}
+	default:
+		bad("AUTHD_JWT_ALG", "must be HS256 or EdDSA, not %q", c.JWTAlg)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("AUTHD_TLS_CERT_FILE", "and AUTHD_TLS_KEY_FILE must be set together")
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("AUTHD_DATABASE_URL", "must be a postgres:// URL (leave it empty for the embedded SQLite file)")
+		}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad("AUTHD_REDIS_URL", "must be a redis:// or rediss:// URL")
+		}
+	}
+	positive := map[string]time.Duration{
+		"AUTHD_ACCESS_TTL": c.AccessTTL, "AUTHD_REFRESH_TTL": c.RefreshTTL, "AUTHD_SESSION_MAX_AGE": c.SessionMaxAge,
+		"AUTHD_DB_TIMEOUT": c.DBTimeout, "AUTHD_BCRYPT_WAIT": c.BcryptWait, "AUTHD_SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+		"AUTHD_REQUEST_TIMEOUT": c.RequestTimeout, "AUTHD_DB_LOCK_TIMEOUT": c.DBLockTimeout,
+	}
+	for name, d := range positive {
+		if d <= 0 {
+			bad(name, "must be a positive duration such as 15m")
+		}
+	}
+	if c.ReuseGrace < 0 || c.DrainDelay < 0 {
+		bad("AUTHD_REUSE_GRACE", "and AUTHD_DRAIN_DELAY must not be negative")
+	}
+	if c.BcryptCost < 10 || c.BcryptCost > 31 {
+		bad("AUTHD_BCRYPT_COST", "must be between 10 and 31 (ASVS asks for at least 10), not %d", c.BcryptCost)
+	}
+	if c.BcryptConcurrency < 0 {
+		bad("AUTHD_BCRYPT_CONCURRENCY", "must not be negative")
+	}
+	if c.BcryptConcurrency == 0 {
+		c.BcryptConcurrency = runtime.NumCPU()
+	}
+	if c.PasswordMinLength < 8 || c.PasswordMinLength > 64 {
+		bad("AUTHD_PASSWORD_MIN_LENGTH", "must be between 8 and 64, not %d", c.PasswordMinLength)
+	}
+	if c.MaxSessions < 1 {
+		bad("AUTHD_MAX_SESSIONS", "must be at least 1")
+	}
+	if c.DBMaxOpenConns < 1 {
+		bad("AUTHD_DB_MAX_OPEN_CONNS", "must be at least 1")
+	}
+	for _, p := range c.TrustedProxies {
+		p = strings.TrimSpace(p)
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("AUTHD_TRUSTED_PROXIES", "%q is neither a CIDR nor an address", p)
+			}
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		u, err := url.Parse(strings.TrimSpace(o))
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("AUTHD_CORS_ORIGINS", "%q is not an origin such as https://app.example.com", o)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("AUTHD_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		bad("AUTHD_LOG_FORMAT", "must be json or text")
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// readPrivateKey reads an Ed25519 private key in PKCS #8 PEM.
+func readPrivateKey(path string) (ed25519.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, errors.New("not a PEM \"PRIVATE KEY\" (create one with `authd keys generate`)")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	ed, ok := key.(ed25519.PrivateKey)
+	if !ok {
+		return nil, errors.New("not an Ed25519 key")
+	}
+	return ed, nil
+}
+
+// String describes the configuration with every secret masked.
+func (c Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "***"
+	}
+	return fmt.Sprintf("addr=%s env=%s db=%s redis=%s jwt_alg=%s jwt_secret=%s access_ttl=%s refresh_ttl=%s max_age=%s grace=%s bcrypt_cost=%d",
+		c.Addr, c.Env, redactURL(c.DatabaseURL, c.SQLitePath), mask(c.RedisURL), c.JWTAlg, mask(c.JWTSecret),
+		c.AccessTTL, c.RefreshTTL, c.SessionMaxAge, c.ReuseGrace, c.BcryptCost)
+}
+
+func redactURL(u, sqlitePath string) string {
+	if u == "" {
+		return "sqlite:" + sqlitePath
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return "***"
+	}
+	return p.Redacted()
+}

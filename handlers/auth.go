@@ -1,0 +1,257 @@
+package handlers
+
+import (
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/authd/authd/internal/device"
+	"github.com/authd/authd/services"
+)
+
+type registerRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (r registerRequest) Valid() error {
+	if r.Email == "" || r.Password == "" {
+		return invalid("Send both email and password.")
+	}
+	return nil
+}
+
+func register(acc *services.Accounts) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		req, err := decode[registerRequest](c, false)
+		if err != nil {
+			return err
+		}
+		u, err := acc.Register(c.Request.Context(), req.Email, req.Password, meta(c))
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusCreated, gin.H{"user": toUserResponse(*u)})
+		return nil
+	})
+}
+
+// tokenDelivery says where the refresh token goes: the body or a cookie.
+type tokenDelivery string
+
+const (
+	deliverBody   tokenDelivery = "body"
+	deliverCookie tokenDelivery = "cookie"
+)
+
+func (d tokenDelivery) valid() bool { return d == "" || d == deliverBody || d == deliverCookie }
+
+type loginRequest struct {
+	Email         string        `json:"email"`
+	Password      string        `json:"password"`
+	DeviceName    *string       `json:"device_name"`
+	ClientID      string        `json:"client_id"`
+	TokenDelivery tokenDelivery `json:"token_delivery"`
+}
+
+func (r loginRequest) Valid() error {
+	if r.Email == "" || r.Password == "" {
+		return invalid("Send both email and password.")
+	}
+	if !r.TokenDelivery.valid() {
+		return invalid("token_delivery must be \"body\" or \"cookie\".")
+	}
+	if r.ClientID != "" && (utf8.RuneCountInString(r.ClientID) > 100 || !printable(r.ClientID)) {
+		return invalid("client_id must be at most 100 printable characters.")
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
+func login(acc *services.Accounts, ses *services.Sessions, limitAccount AccountLimiter, cookies cookieConfig) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		req, err := decode[loginRequest](c, false)
+		if err != nil {
+			return err
+		}
+		opts := services.StartOptions{ClientID: req.ClientID}
+		if req.DeviceName != nil {
+			name, err := device.ValidateName(*req.DeviceName)
+			if err != nil {
+				return invalid("device_name must be 1 to 100 characters without control characters.")
+			}
+			opts.DeviceName = name
+		}
+		// The per-account limit is checked before any bcrypt work, for
+		// known and unknown emails alike.
+		if limitAccount != nil {
+			if err := limitAccount(c, req.Email); err != nil {
+				return err
+			}
+		}
+		m := meta(c)
+		u, err := acc.Authenticate(c.Request.Context(), req.Email, req.Password, m)
+		if err != nil {
+			return err
+		}
+		pair, err := ses.Start(c.Request.Context(), u, opts, m)
+		if err != nil {
+			return err
+		}
+		writeTokens(c, pair, req.TokenDelivery == deliverCookie, cookies)
+		return nil
+	})
+}
+
+func writeTokens(c *gin.Context, pair services.TokenPair, cookie bool, cookies cookieConfig) {
+	if cookie {
+		cookies.set(c, pair.RefreshToken, pair.RefreshExpiresIn)
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(http.StatusOK, toTokenResponse(pair, !cookie))
+}
+
+type refreshRequest struct {
+	RefreshToken  string        `json:"refresh_token"`
+	TokenDelivery tokenDelivery `json:"token_delivery"`
+}
+
+func (r refreshRequest) Valid() error {
+	if !r.TokenDelivery.valid() {
+		return invalid("token_delivery must be \"body\" or \"cookie\".")
+	}
+	return nil
+}
+
+var errNoRefreshToken = services.Errorf(services.CodeInvalidToken, "Send a refresh token in the body, or the refresh cookie with an X-Requested-With header.")
+
+func refresh(ses *services.Sessions, cookies cookieConfig) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		req, err := decode[refreshRequest](c, true)
+		if err != nil {
+			return err
+		}
+		raw, fromCookie, err := cookies.refreshToken(c, req.RefreshToken)
+		if err != nil {
+			return err
+		}
+		pair, err := ses.Refresh(c.Request.Context(), raw, meta(c))
+		if err != nil {
+			// Clear the cookie only when the family is really dead: a
+			// request that merely lost a race must never delete the
+			// winner's new cookie (F1).
+			if fromCookie && familyDead(err) {
+				cookies.clear(c)
+			}
+			return err
+		}
+		cookie := req.TokenDelivery == deliverCookie || (fromCookie && req.TokenDelivery == "")
+		writeTokens(c, pair, cookie, cookies)
+		return nil
+	})
+}
+
+func familyDead(err error) bool {
+	switch services.ErrorCode(err) {
+	case services.CodeRefreshTokenReused, services.CodeSessionRevoked, services.CodeTokenExpired:
+		return true
+	}
+	return false
+}
+
+type logoutRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+func (logoutRequest) Valid() error { return nil }
+
+func logout(ses *services.Sessions, verifier accessVerifier, cookies cookieConfig) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		req, err := decode[logoutRequest](c, true)
+		if err != nil {
+			return err
+		}
+		m := meta(c)
+		raw, fromCookie, err := cookies.refreshToken(c, req.RefreshToken)
+		switch {
+		case err == nil:
+			if err := ses.Logout(c.Request.Context(), raw, m); err != nil {
+				return err
+			}
+			if fromCookie {
+				cookies.clear(c)
+			}
+		case hasBearer(c):
+			// Only an access token: end its session.
+			if p, err := verifier.Verify(c.Request.Context(), bearer(c)); err == nil {
+				if _, err := ses.Revoke(c.Request.Context(), p.SessionID, "logout", nil, m); err != nil {
+					return err
+				}
+			} else if services.ErrorCode(err) == services.CodeUnavailable {
+				return err
+			}
+		case cookies.present(c):
+			return err // the cookie without X-Requested-With
+		}
+		c.Status(http.StatusNoContent)
+		return nil
+	})
+}
+
+type reauthRequest struct {
+	Password string `json:"password"`
+}
+
+func (r reauthRequest) Valid() error {
+	if r.Password == "" {
+		return invalid("Send your password.")
+	}
+	return nil
+}
+
+func reauthenticate(acc *services.Accounts, limitAccount AccountLimiter) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		req, err := decode[reauthRequest](c, false)
+		if err != nil {
+			return err
+		}
+		p := principal(c)
+		if limitAccount != nil {
+			// Re-authentication spends the same per-account budget as login.
+			u, err := acc.User(c.Request.Context(), p.UserID)
+			if err != nil {
+				return err
+			}
+			if err := limitAccount(c, u.Email); err != nil {
+				return err
+			}
+		}
+		at, err := acc.Reauthenticate(c.Request.Context(), p, req.Password, meta(c))
+		if err != nil {
+			return err
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, accessResponse{AccessToken: at.Token, TokenType: "Bearer", ExpiresIn: at.ExpiresIn})
+		return nil
+	})
+}
+
+// meta describes the client of the request for services: the resolved
+// client address cut to its prefix, and the cleaned user agent.
+func meta(c *gin.Context) services.Meta {
+	return services.Meta{
+		IPPrefix:  device.PrefixString(c.ClientIP()),
+		UserAgent: device.CleanUserAgent(c.GetHeader("User-Agent")),
+	}
+}
+

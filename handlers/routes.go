@@ -1,0 +1,72 @@
+package handlers
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/authd/authd/services"
+)
+
+// AccountLimiter checks the per-account login budget for an email (known or
+// not) before any password work; it returns a rate_limited error when spent.
+type AccountLimiter func(c *gin.Context, email string) error
+
+// Middleware is what the handlers need from package middleware, built in
+// cmd/authd so that handlers never import it. Nil entries are skipped.
+type Middleware struct {
+	Authenticate  gin.HandlerFunc
+	RequireAdmin  gin.HandlerFunc
+	NoStore       gin.HandlerFunc
+	LimitLogin    gin.HandlerFunc // per client address
+	LimitRegister gin.HandlerFunc
+	LimitRefresh  gin.HandlerFunc
+	LimitAccount  AccountLimiter // per account, login and re-authentication
+}
+
+// Services are the services behind the routes.
+type Services struct {
+	Accounts *services.Accounts
+	Sessions *services.Sessions
+	Tokens   *services.Tokens
+	// Ping checks the database for /readyz.
+	Ping func(context.Context) error
+	// Draining turns /readyz to 503 during shutdown.
+	Draining *atomic.Bool
+}
+
+// Options are the HTTP-level settings.
+type Options struct {
+	CookieSecure bool
+}
+
+// Register adds every authd route to r.
+func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
+	cookies := cookieConfig{secure: opts.CookieSecure}
+	chain := func(hs ...gin.HandlerFunc) []gin.HandlerFunc {
+		out := make([]gin.HandlerFunc, 0, len(hs))
+		for _, h := range hs {
+			if h != nil {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+
+	r.GET("/healthz", healthz)
+	r.GET("/readyz", readyz(svc.Ping, svc.Draining))
+	r.GET("/.well-known/jwks.json", jwks(svc.Tokens.PublicKey(), svc.Tokens.KeyID()))
+
+	v1 := r.Group("/v1", chain(mw.NoStore)...)
+	v1.POST("/auth/register", chain(mw.LimitRegister, register(svc.Accounts))...)
+	v1.POST("/auth/login", chain(mw.LimitLogin, login(svc.Accounts, svc.Sessions, mw.LimitAccount, cookies))...)
+	v1.POST("/auth/refresh", chain(mw.LimitRefresh, refresh(svc.Sessions, cookies))...)
+	v1.POST("/auth/logout", logout(svc.Sessions, svc.Tokens, cookies))
+	v1.POST("/auth/reauthenticate", chain(mw.Authenticate, reauthenticate(svc.Accounts, mw.LimitAccount))...)
+
+	me := v1.Group("/me", chain(mw.Authenticate)...)
+	me.GET("", getMe(svc.Accounts))
+	me.POST("/password", changePassword(svc.Accounts))
+}
+

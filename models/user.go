@@ -1,0 +1,93 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+// User is an account.
+type User struct {
+	ID           uuid.UUID `gorm:"type:uuid;primaryKey"`
+	Email        string
+	PasswordHash string
+	Role         string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Roles.
+const (
+	RoleUser  = "user"
+	RoleAdmin = "admin"
+)
+
+// CreateUser inserts u. Returns ErrDuplicate when the email is taken.
+func CreateUser(ctx context.Context, tx *gorm.DB, u *User) error {
+	if err := tx.WithContext(ctx).Create(u).Error; err != nil {
+		return fmt.Errorf("create user: %w", translate(err))
+	}
+	return nil
+}
+
+// FindUserByEmail returns the user with the normalized email, or ErrNotFound.
+func FindUserByEmail(ctx context.Context, tx *gorm.DB, email string) (*User, error) {
+	var u User
+	if err := tx.WithContext(ctx).Where("email = ?", email).Take(&u).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// FindUserByID returns the user, or ErrNotFound.
+func FindUserByID(ctx context.Context, tx *gorm.DB, id uuid.UUID) (*User, error) {
+	var u User
+	if err := tx.WithContext(ctx).Where("id = ?", id).Take(&u).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// UpdatePasswordHash stores a new hash for the user.
+func UpdatePasswordHash(ctx context.Context, tx *gorm.DB, id uuid.UUID, hash string, now time.Time) error {
+	res := tx.WithContext(ctx).Model(&User{}).Where("id = ?", id).
+		Updates(map[string]any{"password_hash": hash, "updated_at": now})
+	if res.Error != nil {
+		return fmt.Errorf("update password: %w", translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ListUsers returns up to limit users ordered by email, after the email
+// cursor, optionally filtered by an email substring.
+func ListUsers(ctx context.Context, tx *gorm.DB, emailContains, after string, limit int) ([]User, error) {
+	q := tx.WithContext(ctx).Order("email").Limit(limit)
+	if emailContains != "" {
+		q = q.Where("email LIKE ?", "%"+escapeLike(emailContains)+"%")
+	}
+	if after != "" {
+		q = q.Where("email > ?", after)
+	}
+	var users []User
+	if err := q.Find(&users).Error; err != nil {
+		return nil, fmt.Errorf("list users: %w", translate(err))
+	}
+	return users, nil
+}
+
+func escapeLike(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r == '%' || r == '_' || r == '\\' {
+			out = append(out, '\\')
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}

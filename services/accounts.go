@@ -1,0 +1,303 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/authd/authd/internal/password"
+	"github.com/authd/authd/models"
+)
+
+// AccountConfig is the accounts slice of the configuration.
+type AccountConfig struct {
+	MinPasswordLength int
+	SignupEnabled     bool
+}
+
+// Accounts registers users and checks their passwords.
+type Accounts struct {
+	db     *gorm.DB
+	cfg    AccountConfig
+	hasher *Hasher
+	policy password.Policy
+	events *Events
+	ses    *Sessions
+	now    Clock
+}
+
+// NewAccounts returns an Accounts. ses is used to end the other sessions
+// when a password changes.
+func NewAccounts(db *gorm.DB, cfg AccountConfig, hasher *Hasher, events *Events, ses *Sessions, now Clock) *Accounts {
+	return &Accounts{db: db, cfg: cfg, hasher: hasher, policy: password.Policy{MinLength: cfg.MinPasswordLength},
+		events: events, ses: ses, now: now}
+}
+
+// maxEmailLength is the longest address SMTP can carry (RFC 5321 §4.5.3.1.3).
+const maxEmailLength = 254
+
+// NormalizeEmail trims and lower-cases an email address and checks that it
+// is a plain address. Returns CodeInvalidRequest otherwise.
+func NormalizeEmail(s string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(s))
+	if e == "" || len(e) > maxEmailLength || !utf8.ValidString(e) {
+		return "", Errorf(CodeInvalidRequest, "Enter a valid email address of at most %d characters.", maxEmailLength)
+	}
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || addr.Name != "" {
+		return "", Errorf(CodeInvalidRequest, "Enter a valid email address.")
+	}
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" || domain == "" || strings.ContainsAny(e, " \t\r\n<>\"") {
+		return "", Errorf(CodeInvalidRequest, "Enter a valid email address.")
+	}
+	return e, nil
+}
+
+// CheckPassword applies the password policy. Returns CodePasswordTooLong
+// (checked first) or CodeWeakPassword.
+func (a *Accounts) CheckPassword(pw, email string) error {
+	inputs := []string{"authd"}
+	if email != "" {
+		inputs = append(inputs, email)
+		if local, _, ok := strings.Cut(email, "@"); ok {
+			inputs = append(inputs, local)
+		}
+	}
+	err := a.policy.Check(pw, inputs...)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, password.ErrTooLong):
+		return Errorf(CodePasswordTooLong, "The password is longer than 72 bytes; choose a shorter one.")
+	case errors.Is(err, password.ErrTooShort):
+		return Errorf(CodeWeakPassword, "The password must have at least %d characters.", a.cfg.MinPasswordLength)
+	default:
+		return Errorf(CodeWeakPassword, "The password is too common or too easy to guess.")
+	}
+}
+
+// Register creates a user account with role "user". Returns
+// CodeSignupDisabled, CodeInvalidRequest, CodePasswordTooLong,
+// CodeWeakPassword, CodeEmailTaken or CodeOverloaded.
+func (a *Accounts) Register(ctx context.Context, email, pw string, meta Meta) (*models.User, error) {
+	if !a.cfg.SignupEnabled {
+		return nil, Errorf(CodeSignupDisabled, "Sign-up is disabled on this server.")
+	}
+	return a.create(ctx, email, pw, models.RoleUser, meta)
+}
+
+// CreateUser creates an account with the given role, whether or not sign-up
+// is enabled (for operators, through the command line).
+func (a *Accounts) CreateUser(ctx context.Context, email, pw, role string) (*models.User, error) {
+	if role != models.RoleUser && role != models.RoleAdmin {
+		return nil, Errorf(CodeInvalidRequest, "The role must be user or admin.")
+	}
+	return a.create(ctx, email, pw, role, Meta{})
+}
+
+func (a *Accounts) create(ctx context.Context, rawEmail, pw, role string, meta Meta) (*models.User, error) {
+	// The password length is checked before anything else, so that a password
+	// over 72 bytes is always password_too_long.
+	if len(pw) > 72 {
+		return nil, a.CheckPassword(pw, "")
+	}
+	email, err := NormalizeEmail(rawEmail)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.CheckPassword(pw, email); err != nil {
+		return nil, err
+	}
+	hash, err := a.hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
+	u := &models.User{ID: id, Email: email, PasswordHash: hash, Role: role, CreatedAt: now, UpdatedAt: now}
+	err = a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := models.CreateUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return a.events.Record(ctx, tx, &models.SecurityEvent{
+			Type: models.EventUserRegistered, UserID: &u.ID, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
+			Details: jsonObject("role", role),
+		})
+	})
+	if errors.Is(err, models.ErrDuplicate) {
+		return nil, Errorf(CodeEmailTaken, "An account with this email already exists.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	return u, nil
+}
+
+var errInvalidCredentials = &Error{Code: CodeInvalidCredentials, Detail: "The email or password is incorrect."}
+
+// Authenticate checks an email and password. An unknown email and a wrong
+// password give the same CodeInvalidCredentials after the same bcrypt work,
+// and both record a login_failed event. A correct password stored at a
+// lower cost than configured is re-hashed. Returns CodeOverloaded when no
+// hashing slot frees up in time.
+func (a *Accounts) Authenticate(ctx context.Context, rawEmail, pw string, meta Meta) (*models.User, error) {
+	email, emailErr := NormalizeEmail(rawEmail)
+	var u *models.User
+	if emailErr == nil {
+		found, err := models.FindUserByEmail(ctx, a.db, email)
+		switch {
+		case err == nil:
+			u = found
+		case !errors.Is(err, models.ErrNotFound):
+			return nil, fmt.Errorf("find user: %w", err)
+		}
+	}
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	// Passwords over 72 bytes never match (they were never accepted), but
+	// still cost one comparison so that their answer takes the same time.
+	candidate := pw
+	if len(candidate) > 72 {
+		candidate, hash = "", ""
+	}
+	ok, err := a.hasher.Compare(ctx, hash, candidate)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		e := &models.SecurityEvent{Type: models.EventLoginFailed, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
+			Details: jsonObject("reason", "invalid_credentials")}
+		if u != nil {
+			e.UserID = &u.ID
+		}
+		if err := a.events.Record(ctx, a.db, e); err != nil {
+			return nil, err
+		}
+		return nil, errInvalidCredentials
+	}
+	if a.hasher.NeedsRehash(u.PasswordHash) {
+		if err := a.rehash(ctx, u, pw); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func (a *Accounts) rehash(ctx context.Context, u *models.User, pw string) error {
+	hash, err := a.hasher.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	if err := models.UpdatePasswordHash(ctx, a.db, u.ID, hash, a.now()); err != nil {
+		return fmt.Errorf("rehash: %w", err)
+	}
+	u.PasswordHash = hash
+	return nil
+}
+
+// User returns the account. Returns CodeInvalidToken when it no longer
+// exists (its tokens must stop working).
+func (a *Accounts) User(ctx context.Context, id uuid.UUID) (*models.User, error) {
+	u, err := models.FindUserByID(ctx, a.db, id)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, errInvalidToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find user: %w", err)
+	}
+	return u, nil
+}
+
+// Reauthenticate checks the password of the principal's user and issues a
+// fresh access token for the same session. Returns CodeInvalidCredentials.
+func (a *Accounts) Reauthenticate(ctx context.Context, p Principal, pw string, meta Meta) (AccessToken, error) {
+	u, err := a.User(ctx, p.UserID)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	candidate, hash := pw, u.PasswordHash
+	if len(candidate) > 72 {
+		candidate, hash = "", ""
+	}
+	ok, err := a.hasher.Compare(ctx, hash, candidate)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	if !ok {
+		err := a.events.Record(ctx, a.db, &models.SecurityEvent{Type: models.EventLoginFailed, UserID: &u.ID,
+			SessionID: &p.SessionID, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
+			Details: jsonObject("reason", "reauthentication_failed")})
+		if err != nil {
+			return AccessToken{}, err
+		}
+		return AccessToken{}, errInvalidCredentials
+	}
+	p.Role, p.Fresh = u.Role, true
+	return a.ses.issueAccess(p)
+}
+
+// ChangePassword replaces the password of the principal's user and revokes
+// every other session of the user (reason password_changed), in one
+// transaction with the events. It needs a fresh access token. Returns
+// CodeFreshTokenRequired, CodeInvalidCredentials, CodePasswordTooLong or
+// CodeWeakPassword.
+func (a *Accounts) ChangePassword(ctx context.Context, p Principal, current, next string, meta Meta) error {
+	if !p.Fresh {
+		return errFreshRequired
+	}
+	if len(next) > 72 {
+		return a.CheckPassword(next, "")
+	}
+	u, err := a.User(ctx, p.UserID)
+	if err != nil {
+		return err
+	}
+	if err := a.CheckPassword(next, u.Email); err != nil {
+		return err
+	}
+	candidate, hash := current, u.PasswordHash
+	if len(candidate) > 72 {
+		candidate, hash = "", ""
+	}
+	ok, err := a.hasher.Compare(ctx, hash, candidate)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errInvalidCredentials
+	}
+	newHash, err := a.hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	var revoked []uuid.UUID
+	err = a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := models.UpdatePasswordHash(ctx, tx, u.ID, newHash, now); err != nil {
+			return err
+		}
+		if err := a.events.Record(ctx, tx, &models.SecurityEvent{Type: models.EventPasswordChanged, UserID: &u.ID,
+			SessionID: &p.SessionID, ActorUserID: &u.ID, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent}); err != nil {
+			return err
+		}
+		revoked, err = a.ses.revokeUserSessions(ctx, tx, u.ID, &p.SessionID, models.ReasonPasswordChanged, &u.ID, meta, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	a.ses.published(revoked, now)
+	return nil
+}
