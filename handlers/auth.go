@@ -254,4 +254,3 @@ func meta(c *gin.Context) services.Meta {
 		UserAgent: device.CleanUserAgent(c.GetHeader("User-Agent")),
 	}
 }
-

@@ -69,4 +69,3 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	me.GET("", getMe(svc.Accounts))
 	me.POST("/password", changePassword(svc.Accounts))
 }
-

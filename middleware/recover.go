@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 
 	"github.com/gin-gonic/gin"
-
 )
 
 // Recover turns a panic into a 500 problem that leaks nothing; the stack goes

@@ -179,4 +179,3 @@ func Count(t testing.TB, db *models.DB, query string, args ...any) int64 {
 	}
 	return n
 }
-
