@@ -17,8 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/authd/authd/internal/app"
 	"github.com/authd/authd/migrations"
-	"github.com/authd/authd/models"
 	"github.com/authd/authd/services"
 )
 
@@ -38,11 +38,11 @@ func rootCommand(ctx context.Context, getenv func(string) string, stdin io.Reade
 		Short: "Migrate the database and serve HTTP (the default)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := LoadConfig(getenv)
+			cfg, err := app.Load(getenv)
 			if err != nil {
 				return fmt.Errorf("configuration: %w", err)
 			}
-			return serve(cmd.Context(), cfg, stdout, nil)
+			return app.Serve(cmd.Context(), cfg, stdout, nil)
 		},
 	})
 
@@ -100,20 +100,12 @@ func rootCommand(ctx context.Context, getenv func(string) string, stdin io.Reade
 	return root
 }
 
-// openDB opens the configured database without migrating it.
-func openDB(cfg Config, appName string) (*models.DB, error) {
-	return models.Open(models.Options{
-		URL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxOpenConns: cfg.DBMaxOpenConns,
-		StatementTimeout: cfg.DBTimeout, LockTimeout: cfg.DBLockTimeout, ApplicationName: appName,
-	})
-}
-
 func runMigrate(ctx context.Context, getenv func(string) string, action string, out io.Writer) error {
-	cfg, err := LoadConfig(getenv)
+	cfg, err := app.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	db, err := openDB(cfg, "authd-migrate")
+	db, err := app.OpenDB(cfg, "authd-migrate")
 	if err != nil {
 		return err
 	}
@@ -157,7 +149,7 @@ func runMigrate(ctx context.Context, getenv func(string) string, action string, 
 }
 
 func createUser(ctx context.Context, getenv func(string) string, email, role string, stdin io.Reader, out io.Writer) error {
-	cfg, err := LoadConfig(getenv)
+	cfg, err := app.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -170,7 +162,7 @@ func createUser(ctx context.Context, getenv func(string) string, email, role str
 	if pw == "" {
 		return errors.New("no password on standard input")
 	}
-	db, err := openDB(cfg, "authd-cli")
+	db, err := app.OpenDB(cfg, "authd-cli")
 	if err != nil {
 		return err
 	}
@@ -229,7 +221,7 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	if getenv("AUTHD_TLS_CERT_FILE") != "" {
 		scheme = "https"
-		client.Transport = insecureLoopbackTransport()
+		client.Transport = app.InsecureLoopbackTransport()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://127.0.0.1:"+port+"/readyz", nil)
 	if err != nil {

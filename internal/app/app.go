@@ -1,4 +1,7 @@
-package main
+// Package app wires one authd instance from its configuration: database,
+// services, middleware and the HTTP engine, and serves it with a graceful
+// drain.
+package app
 
 import (
 	"context"
@@ -21,8 +24,12 @@ import (
 	"github.com/authd/authd/services"
 )
 
-// app is one authd instance, wired from its configuration.
-type app struct {
+// Package app wires one authd instance from its configuration: database,
+// services, middleware and the HTTP engine, and serves it with a graceful
+// drain.
+
+// App is one authd instance, wired from its configuration.
+type App struct {
 	cfg      Config
 	log      *slog.Logger
 	db       *models.DB
@@ -36,6 +43,14 @@ type app struct {
 	closers  []func()
 }
 
+// OpenDB opens the configured database without migrating it.
+func OpenDB(cfg Config, appName string) (*models.DB, error) {
+	return models.Open(models.Options{
+		URL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxOpenConns: cfg.DBMaxOpenConns,
+		StatementTimeout: cfg.DBTimeout, LockTimeout: cfg.DBLockTimeout, ApplicationName: appName,
+	})
+}
+
 func newLogger(cfg Config, out io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
@@ -46,47 +61,47 @@ func newLogger(cfg Config, out io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(out, opts))
 }
 
-// newApp opens and migrates the database and builds the services and the
+// New opens and migrates the database and builds the services and the
 // HTTP engine. clock may be nil (the system clock).
-func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock) (*app, error) {
+func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock) (*App, error) {
 	if clock == nil {
 		clock = services.SystemClock
 	}
-	a := &app{cfg: cfg, log: newLogger(cfg, logOut)}
+	a := &App{cfg: cfg, log: newLogger(cfg, logOut)}
 	for _, w := range cfg.Warnings {
 		a.log.Warn(w)
 	}
-	db, err := openDB(cfg, "authd")
+	db, err := OpenDB(cfg, "authd")
 	if err != nil {
 		return nil, err
 	}
 	a.db = db
 	a.closers = append(a.closers, func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
-		a.close()
+		a.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	key, err := services.LoadServerKey(ctx, db.DB)
 	if err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	a.revoked = services.NewRevocations(db.DB, cfg.AccessTTL, clock)
 	if err := a.revoked.Load(ctx); err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	a.tokens, err = services.NewTokens(services.TokenConfig{
-		Alg: cfg.JWTAlg, Secret: cfg.jwtSecret, PrivateKey: cfg.privateKey,
+		Alg: cfg.JWTAlg, Secret: cfg.JWTSecretBytes, PrivateKey: cfg.PrivateKey,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AccessTTL: cfg.AccessTTL,
 	}, a.revoked, clock)
 	if err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	a.hasher, err = services.NewHasher(cfg.BcryptCost, cfg.BcryptConcurrency, cfg.BcryptWait)
 	if err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	events := services.NewEvents(clock)
@@ -99,13 +114,13 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 
 	a.engine, err = a.buildEngine()
 	if err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *app) buildEngine() (*gin.Engine, error) {
+func (a *App) buildEngine() (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Trust no proxy unless configured: gin trusts every proxy by default,
@@ -141,27 +156,29 @@ func (a *app) buildEngine() (*gin.Engine, error) {
 	return r, nil
 }
 
-func (a *app) close() {
+// Close releases the database and background work.
+func (a *App) Close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}
 	a.closers = nil
 }
 
-// serve runs authd until ctx is done, then drains: /readyz turns 503, and
+// Serve runs authd until ctx is done, then drains: /readyz turns 503, and
 // after AUTHD_DRAIN_DELAY the listener closes and in-flight requests finish
 // (up to AUTHD_SHUTDOWN_TIMEOUT). listening, when set, receives the bound
 // address.
-func serve(ctx context.Context, cfg Config, logOut io.Writer, listening func(addr string)) error {
-	a, err := newApp(ctx, cfg, logOut, nil)
+func Serve(ctx context.Context, cfg Config, logOut io.Writer, listening func(addr string)) error {
+	a, err := New(ctx, cfg, logOut, nil)
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	return a.run(ctx, listening)
+	defer a.Close()
+	return a.Run(ctx, listening)
 }
 
-func (a *app) run(ctx context.Context, listening func(addr string)) error {
+// Run serves on AUTHD_ADDR until ctx is done, then drains.
+func (a *App) Run(ctx context.Context, listening func(addr string)) error {
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("AUTHD_ADDR: %w", err)
@@ -217,8 +234,32 @@ func (a *app) run(ctx context.Context, listening func(addr string)) error {
 	return nil
 }
 
-// insecureLoopbackTransport is for the health check only: it talks to
+// InsecureLoopbackTransport is for the health check only: it talks to
 // 127.0.0.1, where the certificate names the public host.
-func insecureLoopbackTransport() *http.Transport {
+func InsecureLoopbackTransport() *http.Transport {
 	return &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // loopback health check
 }
+
+// Handler returns the HTTP handler (for in-process tests).
+func (a *App) Handler() http.Handler { return a.engine }
+
+// DB returns the database.
+func (a *App) DB() *models.DB { return a.db }
+
+// Sessions returns the sessions service.
+func (a *App) Sessions() *services.Sessions { return a.sessions }
+
+// Accounts returns the accounts service.
+func (a *App) Accounts() *services.Accounts { return a.accounts }
+
+// Tokens returns the access-token service.
+func (a *App) Tokens() *services.Tokens { return a.tokens }
+
+// Revocations returns the in-memory revocation set.
+func (a *App) Revocations() *services.Revocations { return a.revoked }
+
+// Hasher returns the bounded bcrypt runner.
+func (a *App) Hasher() *services.Hasher { return a.hasher }
+
+// Draining reports whether the instance is shutting down.
+func (a *App) Draining() bool { return a.draining.Load() }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/ed25519"
@@ -72,10 +72,10 @@ type Config struct {
 	DrainDelay      time.Duration `env:"AUTHD_DRAIN_DELAY" envDefault:"0s"`
 
 	// Derived at load time.
-	jwtSecret  []byte
-	privateKey ed25519.PrivateKey
+	JWTSecretBytes []byte             `env:"-"`
+	PrivateKey     ed25519.PrivateKey `env:"-"`
 	// Warnings are printed at start (e.g. a generated development secret).
-	Warnings []string
+	Warnings []string `env:"-"`
 }
 
 // Rates is a comma-separated list of ulule/limiter rates ("5-M,50-H"), each
@@ -110,9 +110,9 @@ func (r *Rates) UnmarshalText(b []byte) error {
 // (RFC 7518 §3.2: a key at least as long as the hash output).
 const minSecretBytes = 32
 
-// LoadConfig reads the configuration from getenv and validates it. Errors
+// Load reads the configuration from getenv and validates it. Errors
 // name the variable at fault.
-func LoadConfig(getenv func(string) string) (Config, error) {
+func Load(getenv func(string) string) (Config, error) {
 	var cfg Config
 	params, err := env.GetFieldParams(&cfg)
 	if err != nil {
@@ -162,7 +162,7 @@ func (c *Config) validate() error {
 	switch c.Env {
 	case "development", "production", "test":
 	default:
-		bad("AUTHD_ENV", "must be development or production, not %q", c.Env)
+		bad("AUTHD_ENV", "must be development or production (or test, for test suites), not %q", c.Env)
 	}
 	production := c.Env == "production"
 	switch c.JWTAlg {
@@ -173,7 +173,7 @@ func (c *Config) validate() error {
 		case c.JWTSecret == "":
 			secret := make([]byte, minSecretBytes)
 			_, _ = rand.Read(secret)
-			c.jwtSecret = secret
+			c.JWTSecretBytes = secret
 			c.Warnings = append(c.Warnings, "AUTHD_JWT_SECRET is not set: using a random secret, so tokens die with this process and other instances reject them (development only)")
 		case len(c.JWTSecret) < minSecretBytes && production:
 			bad("AUTHD_JWT_SECRET", "is %d bytes; production needs at least %d", len(c.JWTSecret), minSecretBytes)
@@ -181,7 +181,7 @@ func (c *Config) validate() error {
 			if len(c.JWTSecret) < minSecretBytes {
 				c.Warnings = append(c.Warnings, fmt.Sprintf("AUTHD_JWT_SECRET is shorter than %d bytes: production refuses it", minSecretBytes))
 			}
-			c.jwtSecret = []byte(c.JWTSecret)
+			c.JWTSecretBytes = []byte(c.JWTSecret)
 		}
 	case "EdDSA":
 		if c.JWTPrivateKeyFile == "" {
@@ -189,7 +189,7 @@ func (c *Config) validate() error {
 		} else if key, err := readPrivateKey(c.JWTPrivateKeyFile); err != nil {
 			bad("AUTHD_JWT_PRIVATE_KEY_FILE", "%v", err)
 		} else {
-			c.privateKey = key
+			c.PrivateKey = key
 		}
 	default:
 		bad("AUTHD_JWT_ALG", "must be HS256 or EdDSA, not %q", c.JWTAlg)
@@ -222,7 +222,12 @@ func (c *Config) validate() error {
 	if c.ReuseGrace < 0 || c.DrainDelay < 0 {
 		bad("AUTHD_REUSE_GRACE", "and AUTHD_DRAIN_DELAY must not be negative")
 	}
-	if c.BcryptCost < 10 || c.BcryptCost > 31 {
+	minCost := 10
+	if c.Env == "test" {
+		// Test suites only: a low cost keeps thousands of logins fast.
+		minCost = 4
+	}
+	if c.BcryptCost < minCost || c.BcryptCost > 31 {
 		bad("AUTHD_BCRYPT_COST", "must be between 10 and 31 (ASVS asks for at least 10), not %d", c.BcryptCost)
 	}
 	if c.BcryptConcurrency < 0 {
