@@ -175,7 +175,7 @@ func LockUser(ctx context.Context, tx *gorm.DB, userID uuid.UUID) error {
 	if tx.Dialector.Name() != "postgres" {
 		return nil
 	}
-	var id uuid.UUID
+	var id string // text: GORM cannot scan into uuid.UUID ([16]byte) here
 	err := tx.WithContext(ctx).Raw("SELECT id FROM users WHERE id = ? FOR UPDATE", userID).Scan(&id).Error
 	if err != nil {
 		return fmt.Errorf("lock user: %w", translate(err))
