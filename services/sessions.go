@@ -241,7 +241,10 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenPai
 		if err != nil {
 			return err
 		}
-		if old.RotatedAt != nil && old.RevokedAt == nil && old.ChildID != nil && now.Sub(*old.RotatedAt) < s.cfg.ReuseGrace {
+		// ReuseGrace 0 means no grace at all: now may be earlier than the
+		// winner's rotated_at (this request read the clock before the
+		// winner did), and a negative age must not pass as "within grace".
+		if s.cfg.ReuseGrace > 0 && old.RotatedAt != nil && old.RevokedAt == nil && old.ChildID != nil && now.Sub(*old.RotatedAt) < s.cfg.ReuseGrace {
 			c, err := models.FindRefreshToken(ctx, tx, *old.ChildID)
 			if err != nil && !errors.Is(err, models.ErrNotFound) {
 				return err
