@@ -140,7 +140,11 @@ func (a *App) startRevocationFeed(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.feed, err = services.NewRevocationFeed(a.cfg.DatabaseURL, channel, a.revoked, a.log)
+	listenURL := a.cfg.DatabaseListenURL
+	if listenURL == "" {
+		listenURL = a.cfg.DatabaseURL
+	}
+	a.feed, err = services.NewRevocationFeed(listenURL, channel, a.revoked, a.log)
 	if err != nil {
 		return err
 	}
