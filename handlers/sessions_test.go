@@ -340,9 +340,15 @@ func dbSnapshot(t *testing.T, db *models.DB) string {
 // dumpTable returns every row of table as text, in a stable order.
 func dumpTable(t *testing.T, db *models.DB, table string) string {
 	t.Helper()
-	rows, err := db.SQL().Query("SELECT * FROM " + table + " ORDER BY id")
+	return dumpRows(t, db, "SELECT * FROM "+table+" ORDER BY id")
+}
+
+// dumpRows returns every row of a query as text.
+func dumpRows(t *testing.T, db *models.DB, query string) string {
+	t.Helper()
+	rows, err := db.SQL().Query(query)
 	if err != nil {
-		t.Fatalf("dump %s: %v", table, err)
+		t.Fatalf("%s: %v", query, err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
