@@ -15,7 +15,7 @@ func xff(v string) apitest.Header { return apitest.Header{Name: "X-Forwarded-For
 
 func loginPrefix(t *testing.T, s *apitest.Server, email string, headers ...apitest.Header) string {
 	t.Helper()
-	tok := login(t, s, email, nil, headers...)
+	tok := loginWith(t, s, email, nil, headers...)
 	for _, ss := range listSessions(t, s, tok.AccessToken) {
 		if ss.ID == tok.SessionID {
 			return ss.IPPrefix
@@ -54,26 +54,26 @@ func TestClientAddress(t *testing.T) {
 	})
 }
 
-// syncBuffer collects log lines written from request goroutines.
-type syncBuffer struct {
+// logBuffer collects log lines written from request goroutines.
+type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *logBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *logBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
 }
 
-// tables returns the names of every table of db's schema.
-func tables(t *testing.T, db *models.DB) []string {
+// allTables returns the names of every table of db's schema.
+func allTables(t *testing.T, db *models.DB) []string {
 	t.Helper()
 	q := "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 	if db.IsPostgres() {
@@ -93,7 +93,7 @@ func tables(t *testing.T, db *models.DB) []string {
 // tour of the API from two full addresses: only their prefixes may remain.
 func TestFullAddressNeverStored(t *testing.T) {
 	const v4, v6 = "198.51.100.77", "2001:db8:abcd:12::77"
-	logs := &syncBuffer{}
+	logs := &logBuffer{}
 	apitest.Each(t, apitest.Options{Logs: logs, Env: map[string]string{
 		"AUTHD_TRUSTED_PROXIES": "127.0.0.1/32", "AUTHD_LOG_LEVEL": "debug", "AUTHD_REUSE_GRACE": "0s",
 	}}, func(t *testing.T, s *apitest.Server) {
@@ -103,23 +103,23 @@ func TestFullAddressNeverStored(t *testing.T) {
 			if r := s.Do(t, "POST", "/v1/auth/register", map[string]string{"email": email, "password": apitest.Password}, h); r.Status != 201 {
 				t.Fatalf("register = %d", r.Status)
 			}
-			wantCode(t, s.Do(t, "POST", "/v1/auth/login", map[string]string{"email": email, "password": "wrong password 123"}, h), 401, "invalid_credentials")
-			a := login(t, s, email, nil, h)
-			b := login(t, s, email, nil, h)
+			wantStatusCode(t, s.Do(t, "POST", "/v1/auth/login", map[string]string{"email": email, "password": "wrong password 123"}, h), 401, "invalid_credentials")
+			a := loginWith(t, s, email, nil, h)
+			b := loginWith(t, s, email, nil, h)
 			next := s.MustRefresh(t, a.RefreshToken)
-			wantCode(t, s.Refresh(t, a.RefreshToken, h), 401, "refresh_token_reused")
+			wantStatusCode(t, s.Refresh(t, a.RefreshToken, h), 401, "refresh_token_reused")
 			_ = next
 			listSessions(t, s, b.AccessToken)
 			s.Do(t, "PATCH", "/v1/sessions/"+b.SessionID, map[string]string{"device_name": "phone"}, apitest.Bearer(b.AccessToken), h)
 			s.Do(t, "POST", "/v1/auth/reauthenticate", map[string]string{"password": apitest.Password}, apitest.Bearer(b.AccessToken), h)
-			c := login(t, s, email, nil, h)
-			wantCode(t, s.Do(t, "DELETE", "/v1/sessions?scope=others", nil, apitest.Bearer(c.AccessToken), h), 200, "")
-			wantCode(t, s.Do(t, "POST", "/v1/auth/logout", map[string]string{"refresh_token": c.RefreshToken}, h), 204, "")
+			c := loginWith(t, s, email, nil, h)
+			wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions?scope=others", nil, apitest.Bearer(c.AccessToken), h), 200, "")
+			wantStatusCode(t, s.Do(t, "POST", "/v1/auth/logout", map[string]string{"refresh_token": c.RefreshToken}, h), 204, "")
 		}
 
 		db := s.App.DB()
 		var dump strings.Builder
-		for _, table := range tables(t, db) {
+		for _, table := range allTables(t, db) {
 			dump.WriteString(dumpTableAny(t, db, table))
 		}
 		for _, want := range []string{"198.51.100.0/24", "2001:db8:abcd::/48"} {

@@ -67,7 +67,7 @@ func TestCookies_Attributes(t *testing.T) {
 			}
 
 			// Refresh through the cookie needs X-Requested-With.
-			wantCode(t, s.Do(t, "POST", "/v1/auth/refresh", nil, withCookie(c)), 400, "invalid_request")
+			wantStatusCode(t, s.Do(t, "POST", "/v1/auth/refresh", nil, withCookie(c)), 400, "invalid_request")
 			r = s.Do(t, "POST", "/v1/auth/refresh", nil, withCookie(c), xrw)
 			if r.Status != 200 {
 				t.Fatalf("cookie refresh = %d %s", r.Status, r.Body)
@@ -82,7 +82,7 @@ func TestCookies_Attributes(t *testing.T) {
 
 			// So does logout; it then clears the cookie.
 			r = s.Do(t, "POST", "/v1/auth/logout", nil, withCookie(next))
-			wantCode(t, r, 400, "invalid_request")
+			wantStatusCode(t, r, 400, "invalid_request")
 			if refreshCookie(t, r) != nil {
 				t.Fatal("refused logout touched the cookie")
 			}
@@ -94,7 +94,7 @@ func TestCookies_Attributes(t *testing.T) {
 			if cleared == nil || cleared.MaxAge >= 0 || cleared.Value != "" || cleared.Name != tc.name || cleared.Path != "/" {
 				t.Fatalf("logout cookie = %+v, want %s cleared with Max-Age=0", cleared, tc.name)
 			}
-			wantCode(t, s.Do(t, "POST", "/v1/auth/refresh", nil, withCookie(next), xrw), 401, "session_revoked")
+			wantStatusCode(t, s.Do(t, "POST", "/v1/auth/refresh", nil, withCookie(next), xrw), 401, "session_revoked")
 		})
 	}
 }
@@ -137,7 +137,7 @@ func TestCookies_RaceLoserKeepsCookie(t *testing.T) {
 			// A cookie that is simply wrong clears nothing either.
 			bad := &http.Cookie{Name: c.Name, Value: "garbage.token"}
 			r := s.Do(t, "POST", "/v1/auth/refresh", nil, withCookie(bad), xrw)
-			wantCode(t, r, 401, "invalid_token")
+			wantStatusCode(t, r, 401, "invalid_token")
 			if got := refreshCookie(t, r); got != nil {
 				t.Fatalf("an invalid cookie got Set-Cookie %+v", got)
 			}

@@ -56,7 +56,7 @@ func TestCORS(t *testing.T) {
 
 	// An error answer to a listed origin is readable by the app too.
 	r = s.Do(t, "GET", "/v1/me", nil, origin("https://app.example.com"))
-	wantCode(t, r, 401, "invalid_token")
+	wantStatusCode(t, r, 401, "invalid_token")
 	if r.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
 		t.Errorf("401 to a listed origin has no ACAO")
 	}

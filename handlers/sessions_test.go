@@ -23,8 +23,8 @@ const (
 	uaSafariIPhone  = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
 )
 
-// session is the contract's `session` as a client decodes it.
-type session struct {
+// deviceJSON is the contract's `session` as a client decodes it.
+type deviceJSON struct {
 	ID         string `json:"id"`
 	DeviceName string `json:"device_name"`
 	ClientID   string `json:"client_id"`
@@ -38,20 +38,20 @@ type session struct {
 	Current    bool   `json:"current"`
 }
 
-func listSessions(t *testing.T, s *apitest.Server, access string) []session {
+func listSessions(t *testing.T, s *apitest.Server, access string) []deviceJSON {
 	t.Helper()
 	r := s.Do(t, "GET", "/v1/sessions", nil, apitest.Bearer(access))
 	if r.Status != http.StatusOK {
 		t.Fatalf("GET /v1/sessions = %d %s, want 200", r.Status, r.Body)
 	}
 	var out struct {
-		Sessions []session `json:"sessions"`
+		Sessions []deviceJSON `json:"sessions"`
 	}
 	r.JSON(t, &out)
 	return out.Sessions
 }
 
-func login(t *testing.T, s *apitest.Server, email string, body map[string]any, headers ...apitest.Header) apitest.Tokens {
+func loginWith(t *testing.T, s *apitest.Server, email string, body map[string]any, headers ...apitest.Header) apitest.Tokens {
 	t.Helper()
 	b := map[string]any{"email": email, "password": apitest.Password}
 	for k, v := range body {
@@ -73,14 +73,14 @@ func refreshed(t *testing.T, s *apitest.Server, tok apitest.Tokens) apitest.Toke
 	return s.MustRefresh(t, tok.RefreshToken)
 }
 
-func wantCode(t *testing.T, r *apitest.Response, status int, code string) {
+func wantStatusCode(t *testing.T, r *apitest.Response, status int, code string) {
 	t.Helper()
 	if r.Status != status || r.Code() != code {
 		t.Fatalf("got %d %q (%s), want %d %q", r.Status, r.Code(), r.Body, status, code)
 	}
 }
 
-// events returns the reasons of the session_revoked events of a session.
+// revokeReasons returns the reasons of the session_revoked events of a session.
 func revokeReasons(t *testing.T, db *models.DB, sessionID string) []string {
 	t.Helper()
 	var reasons []string
@@ -97,9 +97,9 @@ func TestSessions_List(t *testing.T) {
 	apitest.Each(t, apitest.Options{Clock: clock}, func(t *testing.T, s *apitest.Server) {
 		email, first := s.NewUser(t, "list", apitest.UA(uaChromeWindows))
 		clock.Advance(time.Minute)
-		second := login(t, s, email, map[string]any{"client_id": "mobile-app"}, apitest.UA(uaSafariIPhone))
+		second := loginWith(t, s, email, map[string]any{"client_id": "mobile-app"}, apitest.UA(uaSafariIPhone))
 		clock.Advance(time.Minute)
-		third := login(t, s, email, map[string]any{"device_name": "  Work laptop "}, apitest.UA(uaFirefoxLinux))
+		third := loginWith(t, s, email, map[string]any{"device_name": "  Work laptop "}, apitest.UA(uaFirefoxLinux))
 		other, _ := s.NewUser(t, "list-other")
 		_ = other
 
@@ -159,11 +159,11 @@ func TestSessions_List(t *testing.T) {
 		}
 
 		// Revoked sessions are not listed.
-		wantCode(t, s.Do(t, "DELETE", "/v1/sessions/"+first.SessionID, nil, apitest.Bearer(first.AccessToken)), 204, "")
+		wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions/"+first.SessionID, nil, apitest.Bearer(first.AccessToken)), 204, "")
 		if list := listSessions(t, s, third.AccessToken); len(list) != 2 {
 			t.Fatalf("after revoking one: %d sessions, want 2", len(list))
 		}
-		wantCode(t, s.Do(t, "GET", "/v1/sessions", nil), 401, "invalid_token")
+		wantStatusCode(t, s.Do(t, "GET", "/v1/sessions", nil), 401, "invalid_token")
 	})
 }
 
@@ -172,7 +172,7 @@ func TestSessions_LastUsedMovesOnEveryRefresh(t *testing.T) {
 	apitest.Each(t, apitest.Options{Clock: clock}, func(t *testing.T, s *apitest.Server) {
 		email, a := s.NewUser(t, "lastused")
 		clock.Advance(time.Minute)
-		b := login(t, s, email, nil)
+		b := loginWith(t, s, email, nil)
 		for i := 0; i < 2; i++ {
 			clock.Advance(time.Minute)
 			a = s.MustRefresh(t, a.RefreshToken)
@@ -197,7 +197,7 @@ func TestSessions_Rename(t *testing.T) {
 		if r.Status != 200 {
 			t.Fatalf("rename = %d %s", r.Status, r.Body)
 		}
-		var got session
+		var got deviceJSON
 		r.JSON(t, &got)
 		if got.DeviceName != "Kitchen tablet" || !got.Current || got.ID != tok.SessionID || got.Browser != "Chrome" {
 			t.Fatalf("rename answered %+v", got)
@@ -221,7 +221,7 @@ func TestSessions_Rename(t *testing.T) {
 			map[string]string{"device_name": "ok", "extra": "x"},
 		}
 		for _, body := range bad {
-			wantCode(t, s.Do(t, "PATCH", path, body, bearer), 400, "invalid_request")
+			wantStatusCode(t, s.Do(t, "PATCH", path, body, bearer), 400, "invalid_request")
 		}
 		if list := listSessions(t, s, tok.AccessToken); list[0].DeviceName != long {
 			t.Fatalf("a refused rename changed the name to %q", list[0].DeviceName)
@@ -231,7 +231,7 @@ func TestSessions_Rename(t *testing.T) {
 		email, _ := s.NewUser(t, "rename-login")
 		for _, name := range []string{long + "x", "a\x00b", "a\rb"} {
 			r := s.Do(t, "POST", "/v1/auth/login", map[string]string{"email": email, "password": apitest.Password, "device_name": name})
-			wantCode(t, r, 400, "invalid_request")
+			wantStatusCode(t, r, 400, "invalid_request")
 		}
 	})
 }
@@ -239,13 +239,13 @@ func TestSessions_Rename(t *testing.T) {
 func TestSessions_RevokeOne(t *testing.T) {
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
 		email, a := s.NewUser(t, "revoke-one", apitest.UA(uaChromeWindows))
-		b := login(t, s, email, nil, apitest.UA(uaFirefoxLinux))
-		c := login(t, s, email, nil, apitest.UA(uaSafariIPhone))
+		b := loginWith(t, s, email, nil, apitest.UA(uaFirefoxLinux))
+		c := loginWith(t, s, email, nil, apitest.UA(uaSafariIPhone))
 
 		// Signing out another device needs a fresh token.
 		stale := refreshed(t, s, a)
 		a.RefreshToken = stale.RefreshToken
-		wantCode(t, s.Do(t, "DELETE", "/v1/sessions/"+b.SessionID, nil, apitest.Bearer(stale.AccessToken)), 401, "fresh_token_required")
+		wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions/"+b.SessionID, nil, apitest.Bearer(stale.AccessToken)), 401, "fresh_token_required")
 		if n := len(listSessions(t, s, a.AccessToken)); n != 3 {
 			t.Fatalf("refused delete changed the sessions: %d", n)
 		}
@@ -253,10 +253,10 @@ func TestSessions_RevokeOne(t *testing.T) {
 		if r := s.Do(t, "DELETE", "/v1/sessions/"+b.SessionID, nil, apitest.Bearer(a.AccessToken)); r.Status != 204 {
 			t.Fatalf("delete b = %d %s, want 204", r.Status, r.Body)
 		}
-		wantCode(t, s.Refresh(t, b.RefreshToken), 401, "session_revoked")
-		wantCode(t, s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(b.AccessToken)), 401, "session_revoked")
+		wantStatusCode(t, s.Refresh(t, b.RefreshToken), 401, "session_revoked")
+		wantStatusCode(t, s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(b.AccessToken)), 401, "session_revoked")
 		// Deleting it again: it is no longer one of the active sessions.
-		wantCode(t, s.Do(t, "DELETE", "/v1/sessions/"+b.SessionID, nil, apitest.Bearer(a.AccessToken)), 404, "not_found")
+		wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions/"+b.SessionID, nil, apitest.Bearer(a.AccessToken)), 404, "not_found")
 		if got := revokeReasons(t, s.App.DB(), b.SessionID); !slices.Equal(got, []string{"user_revoked"}) {
 			t.Fatalf("events of b = %v, want one user_revoked", got)
 		}
@@ -270,25 +270,25 @@ func TestSessions_RevokeOne(t *testing.T) {
 		s.MustRefresh(t, c.RefreshToken)
 
 		// Its own session needs no fresh token: that is a logout.
-		wantCode(t, s.Do(t, "DELETE", "/v1/sessions/"+a.SessionID, nil, apitest.Bearer(stale.AccessToken)), 204, "")
-		wantCode(t, s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(stale.AccessToken)), 401, "session_revoked")
-		wantCode(t, s.Refresh(t, a.RefreshToken), 401, "session_revoked")
+		wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions/"+a.SessionID, nil, apitest.Bearer(stale.AccessToken)), 204, "")
+		wantStatusCode(t, s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(stale.AccessToken)), 401, "session_revoked")
+		wantStatusCode(t, s.Refresh(t, a.RefreshToken), 401, "session_revoked")
 	})
 }
 
 func TestSessions_RevokeOthersAndAll(t *testing.T) {
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
 		email, a := s.NewUser(t, "revoke-many")
-		b := login(t, s, email, nil)
-		c := login(t, s, email, nil)
+		b := loginWith(t, s, email, nil)
+		c := loginWith(t, s, email, nil)
 		bearer := apitest.Bearer(a.AccessToken)
 
 		for _, q := range []string{"", "?scope=", "?scope=mine", "?scope=others&scope=all", "?Scope=all"} {
-			wantCode(t, s.Do(t, "DELETE", "/v1/sessions"+q, nil, bearer), 400, "invalid_request")
+			wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions"+q, nil, bearer), 400, "invalid_request")
 		}
 		stale := refreshed(t, s, a)
 		for _, scope := range []string{"others", "all"} {
-			wantCode(t, s.Do(t, "DELETE", "/v1/sessions?scope="+scope, nil, apitest.Bearer(stale.AccessToken)), 401, "fresh_token_required")
+			wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions?scope="+scope, nil, apitest.Bearer(stale.AccessToken)), 401, "fresh_token_required")
 		}
 		if n := len(listSessions(t, s, stale.AccessToken)); n != 3 {
 			t.Fatalf("refused deletes changed the sessions: %d left", n)
@@ -299,8 +299,8 @@ func TestSessions_RevokeOthersAndAll(t *testing.T) {
 			t.Fatalf("scope=others = %d %s, want 200 {\"revoked\":2}", r.Status, r.Body)
 		}
 		for _, tok := range []apitest.Tokens{b, c} {
-			wantCode(t, s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(tok.AccessToken)), 401, "session_revoked")
-			wantCode(t, s.Refresh(t, tok.RefreshToken), 401, "session_revoked")
+			wantStatusCode(t, s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(tok.AccessToken)), 401, "session_revoked")
+			wantStatusCode(t, s.Refresh(t, tok.RefreshToken), 401, "session_revoked")
 			if got := revokeReasons(t, s.App.DB(), tok.SessionID); !slices.Equal(got, []string{"revoked_others"}) {
 				t.Fatalf("events = %v, want one revoked_others", got)
 			}
@@ -309,14 +309,14 @@ func TestSessions_RevokeOthersAndAll(t *testing.T) {
 			t.Fatalf("after scope=others: %+v, want only the current session", list)
 		}
 
-		d := login(t, s, email, nil)
+		d := loginWith(t, s, email, nil)
 		r = s.Do(t, "DELETE", "/v1/sessions?scope=all", nil, apitest.Bearer(d.AccessToken))
 		if r.Status != 200 || string(r.Body) != `{"revoked":2}` {
 			t.Fatalf("scope=all = %d %s, want 200 {\"revoked\":2}", r.Status, r.Body)
 		}
 		for _, tok := range []apitest.Tokens{stale, d} {
-			wantCode(t, s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(tok.AccessToken)), 401, "session_revoked")
-			wantCode(t, s.Refresh(t, tok.RefreshToken), 401, "session_revoked")
+			wantStatusCode(t, s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(tok.AccessToken)), 401, "session_revoked")
+			wantStatusCode(t, s.Refresh(t, tok.RefreshToken), 401, "session_revoked")
 		}
 		if got := revokeReasons(t, s.App.DB(), a.SessionID); !slices.Equal(got, []string{"revoked_others"}) {
 			t.Errorf("events of a = %v, want revoked_others", got)
@@ -395,7 +395,7 @@ func TestSessions_OtherUsersSessionIsNotFound(t *testing.T) {
 			foreign := s.Do(t, tc.method, "/v1/sessions/"+bob.SessionID, tc.body, bearer)
 			unknown := s.Do(t, tc.method, "/v1/sessions/"+random, tc.body, bearer)
 			malformed := s.Do(t, tc.method, "/v1/sessions/not-a-uuid", tc.body, bearer)
-			wantCode(t, foreign, 404, "not_found")
+			wantStatusCode(t, foreign, 404, "not_found")
 			if string(foreign.Body) != string(unknown.Body) || string(foreign.Body) != string(malformed.Body) {
 				t.Errorf("%s: another user's session answers %s, a random id %s, a malformed id %s; want identical bodies",
 					tc.method, foreign.Body, unknown.Body, malformed.Body)
@@ -434,14 +434,14 @@ func TestSessions_Limit(t *testing.T) {
 	apitest.Each(t, apitest.Options{Clock: clock, Env: map[string]string{"AUTHD_MAX_SESSIONS": "3"}}, func(t *testing.T, s *apitest.Server) {
 		email, first := s.NewUser(t, "limit")
 		clock.Advance(time.Second)
-		second := login(t, s, email, nil)
+		second := loginWith(t, s, email, nil)
 		clock.Advance(time.Second)
-		third := login(t, s, email, nil)
+		third := loginWith(t, s, email, nil)
 		clock.Advance(time.Second)
 		// Using the first makes the second the least recently used.
 		first = s.MustRefresh(t, first.RefreshToken)
 		clock.Advance(time.Second)
-		fourth := login(t, s, email, nil)
+		fourth := loginWith(t, s, email, nil)
 
 		list := listSessions(t, s, fourth.AccessToken)
 		var ids []string
@@ -451,8 +451,8 @@ func TestSessions_Limit(t *testing.T) {
 		if want := []string{fourth.SessionID, first.SessionID, third.SessionID}; !slices.Equal(ids, want) {
 			t.Fatalf("active sessions = %v, want %v", ids, want)
 		}
-		wantCode(t, s.Refresh(t, second.RefreshToken), 401, "session_revoked")
-		wantCode(t, s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(second.AccessToken)), 401, "session_revoked")
+		wantStatusCode(t, s.Refresh(t, second.RefreshToken), 401, "session_revoked")
+		wantStatusCode(t, s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(second.AccessToken)), 401, "session_revoked")
 		if got := revokeReasons(t, s.App.DB(), second.SessionID); !slices.Equal(got, []string{"session_limit"}) {
 			t.Fatalf("events = %v, want session_limit", got)
 		}
