@@ -68,4 +68,20 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	me := v1.Group("/me", chain(mw.Authenticate)...)
 	me.GET("", getMe(svc.Accounts))
 	me.POST("/password", changePassword(svc.Accounts))
+
+	registerSessions(v1, svc, mw)
+}
+
+// registerSessions adds the devices page of the signed-in user (API.md
+// "Sessions (devices)").
+func registerSessions(v1 *gin.RouterGroup, svc Services, mw Middleware) {
+	var chain []gin.HandlerFunc
+	if mw.Authenticate != nil {
+		chain = append(chain, mw.Authenticate)
+	}
+	s := v1.Group("/sessions", chain...)
+	s.GET("", listSessions(svc.Sessions))
+	s.DELETE("", revokeSessions(svc.Sessions))
+	s.PATCH("/:id", renameSession(svc.Sessions))
+	s.DELETE("/:id", revokeSession(svc.Sessions))
 }
