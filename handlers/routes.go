@@ -63,7 +63,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	v1.POST("/auth/login", chain(mw.LimitLogin, login(svc.Accounts, svc.Sessions, mw.LimitAccount, cookies))...)
 	v1.POST("/auth/refresh", chain(mw.LimitRefresh, refresh(svc.Sessions, cookies))...)
 	v1.POST("/auth/logout", logout(svc.Sessions, svc.Tokens, cookies))
-	v1.POST("/auth/reauthenticate", chain(mw.Authenticate, reauthenticate(svc.Accounts, mw.LimitAccount))...)
+	v1.POST("/auth/reauthenticate", chain(mw.LimitLogin, mw.Authenticate, reauthenticate(svc.Accounts, mw.LimitAccount))...)
 
 	me := v1.Group("/me", chain(mw.Authenticate)...)
 	me.GET("", getMe(svc.Accounts))

@@ -63,6 +63,12 @@ type Config struct {
 	RateRefreshIP    Rates    `env:"AUTHD_RATE_REFRESH_IP" envDefault:"60-M"`
 	RateRegisterIP   Rates    `env:"AUTHD_RATE_REGISTER_IP" envDefault:"10-H"`
 	TrustedProxies   []string `env:"AUTHD_TRUSTED_PROXIES" envSeparator:","`
+	// RatePrefix starts every rate-limit key in Redis (one prefix per
+	// deployment, or per test sharing a Redis).
+	RatePrefix string `env:"AUTHD_RATE_PREFIX" envDefault:"authd:limiter"`
+	// RateStoreTimeout bounds every Redis call of the limiter; past it the
+	// in-process store answers (a hung Redis must not stall logins).
+	RateStoreTimeout time.Duration `env:"AUTHD_RATE_STORE_TIMEOUT" envDefault:"75ms"`
 
 	SignupEnabled bool     `env:"AUTHD_SIGNUP_ENABLED" envDefault:"true"`
 	CookieSecure  bool     `env:"AUTHD_COOKIE_SECURE" envDefault:"true"`
@@ -254,6 +260,12 @@ func (c *Config) validate() error {
 	}
 	if c.DBMaxOpenConns < 1 {
 		bad("AUTHD_DB_MAX_OPEN_CONNS", "must be at least 1")
+	}
+	if c.RateStoreTimeout <= 0 || c.RateStoreTimeout > time.Second {
+		bad("AUTHD_RATE_STORE_TIMEOUT", "must be a duration between 1ms and 1s (50ms to 100ms suits a local Redis), not %s", c.RateStoreTimeout)
+	}
+	if strings.TrimSpace(c.RatePrefix) == "" || strings.ContainsAny(c.RatePrefix, " \t\r\n*?[]") {
+		bad("AUTHD_RATE_PREFIX", "must be a non-empty key prefix without spaces or glob characters")
 	}
 	for _, p := range c.TrustedProxies {
 		p = strings.TrimSpace(p)
