@@ -78,7 +78,9 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	if svc.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(svc.Metrics))
 	}
-	admin := v1.Group("/admin", chain(mw.Authenticate, mw.RequireAdmin)...)
+	// Not chain(): a missing Authenticate or RequireAdmin must fail
+	// closed, never leave the admin routes open.
+	admin := v1.Group("/admin", mw.Authenticate, mw.RequireAdmin)
 	admin.GET("/users", listAdminUsers(svc.Admin))
 	admin.GET("/users/:id/sessions", listAdminUserSessions(svc.Admin))
 	admin.DELETE("/users/:id/sessions", revokeAdminUserSessions(svc.Admin))
