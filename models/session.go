@@ -175,8 +175,7 @@ func LockUser(ctx context.Context, tx *gorm.DB, userID uuid.UUID) error {
 	if tx.Dialector.Name() != "postgres" {
 		return nil
 	}
-	var id uuid.UUID
-	err := tx.WithContext(ctx).Raw("SELECT id FROM users WHERE id = ? FOR UPDATE", userID).Scan(&id).Error
+	err := tx.WithContext(ctx).Exec("SELECT id FROM users WHERE id = ? FOR UPDATE", userID).Error
 	if err != nil {
 		return fmt.Errorf("lock user: %w", translate(err))
 	}
