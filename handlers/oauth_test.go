@@ -4,16 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"golang.org/x/oauth2"
 
+	"github.com/authd/authd/handlers"
 	"github.com/authd/authd/internal/apitest"
 	"github.com/authd/authd/internal/testdb"
+	"github.com/authd/authd/middleware"
+	"github.com/authd/authd/services"
 )
 
 // postForm sends form parameters (raw, so tests can also send malformed
@@ -383,4 +392,78 @@ func TestOAuthRevoke(t *testing.T) {
 			wantOAuthError(t, s.Do(t, "POST", "/oauth/revoke", map[string]string{"token": "x"}), http.StatusBadRequest, "invalid_request")
 		})
 	})
+}
+
+// withRefreshHook serves the routes of s's instance on an engine whose
+// refresh rate-limit hook is hook, wired as internal/app wires the real one.
+func withRefreshHook(t *testing.T, s *apitest.Server, hook gin.HandlerFunc) *apitest.Server {
+	t.Helper()
+	r := gin.New()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r.Use(middleware.RequestIDs(), middleware.Recover(log), middleware.Errors(log))
+	handlers.Register(r, handlers.Services{
+		Accounts: s.App.Accounts(), Sessions: s.App.Sessions(), Tokens: s.App.Tokens(), Ping: s.App.DB().Ping,
+	}, handlers.Middleware{
+		Authenticate: middleware.Authenticate(s.App.Tokens()), RequireAdmin: middleware.RequireAdmin,
+		NoStore: middleware.NoStore, LimitRefresh: hook,
+	}, handlers.Options{})
+	hs := httptest.NewServer(r)
+	t.Cleanup(hs.Close)
+	return &apitest.Server{App: s.App, URL: hs.URL, Client: hs.Client(), Config: s.Config}
+}
+
+// OA-03 and RFC 6749 §5.2 on every failure path: /oauth/token runs the same
+// refresh rate-limit hook as /v1/auth/refresh (one budget for both), and
+// whatever the rest of authd answers as a problem (the limiter, an
+// unavailable database, a panic) reaches OAuth clients as §5.2 JSON with its
+// Retry-After and X-RateLimit-* headers.
+func TestOAuthToken_SharedRefreshLimitAndErrorTranslation(t *testing.T) {
+	base := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	var mu sync.Mutex
+	budget := 2
+	s := withRefreshHook(t, base, func(c *gin.Context) {
+		switch c.GetHeader("X-Test-Fail") {
+		case "unavailable":
+			middleware.WriteProblem(c, services.Errorf(services.CodeUnavailable, "The database is down."))
+			return
+		case "panic":
+			panic("boom")
+		}
+		mu.Lock()
+		left := budget
+		budget--
+		mu.Unlock()
+		c.Header("X-RateLimit-Limit", "2")
+		c.Header("X-RateLimit-Remaining", strconv.Itoa(max(left-1, 0)))
+		c.Header("X-RateLimit-Reset", "1900000000")
+		if left <= 0 {
+			c.Header("Retry-After", "30")
+			middleware.WriteProblem(c, services.Errorf(services.CodeRateLimited, "Too many refreshes from this address; retry in 30 seconds."))
+			return
+		}
+		c.Next()
+	})
+	_, tok := s.NewUser(t, "limited")
+
+	rt := s.MustRefresh(t, tok.RefreshToken).RefreshToken // budget 2 → 1
+	mustOAuthRefresh(t, s, rt)                            // 1 → 0
+	r := postForm(t, s, "/oauth/token", refreshGrant(rt))
+	wantOAuthError(t, r, http.StatusTooManyRequests, "rate_limited")
+	if r.Header.Get("Retry-After") != "30" || r.Header.Get("X-RateLimit-Remaining") != "0" || r.Header.Get("X-RateLimit-Limit") != "2" {
+		t.Errorf("429 headers %v, want Retry-After and X-RateLimit-* kept", r.Header)
+	}
+	if r := s.Refresh(t, rt); r.Status != http.StatusTooManyRequests || r.Code() != "rate_limited" {
+		t.Errorf("/v1/auth/refresh after /oauth/token spent the budget = %d %s, want 429 rate_limited", r.Status, r.Body)
+	}
+
+	r = postForm(t, s, "/oauth/token", refreshGrant(rt), apitest.Header{Name: "X-Test-Fail", Value: "unavailable"})
+	wantOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
+	if r.Header.Get("Retry-After") == "" {
+		t.Errorf("503 without Retry-After")
+	}
+	r = postForm(t, s, "/oauth/token", refreshGrant(rt), apitest.Header{Name: "X-Test-Fail", Value: "panic"})
+	wantOAuthError(t, r, http.StatusInternalServerError, "server_error")
+	if strings.Contains(string(r.Body), "boom") {
+		t.Errorf("the 500 leaks the panic: %s", r.Body)
+	}
 }
