@@ -206,8 +206,10 @@ func TestOAuthToken_ReuseRevokesFamily(t *testing.T) {
 		failure func(t *testing.T, s *apitest.Server, rt string) // asserts the winner's answer
 	}
 	oauthDoor := door{
-		name:   "oauth",
-		rotate: func(t *testing.T, s *apitest.Server, rt string) string { return mustOAuthRefresh(t, s, rt).RefreshToken },
+		name: "oauth",
+		rotate: func(t *testing.T, s *apitest.Server, rt string) string {
+			return mustOAuthRefresh(t, s, rt).RefreshToken
+		},
 		replay: func(t *testing.T, s *apitest.Server, rt string) {
 			wantOAuthError(t, postForm(t, s, "/oauth/token", refreshGrant(rt)), http.StatusBadRequest, "invalid_grant")
 		},
@@ -321,7 +323,8 @@ func TestOAuthToken_Response(t *testing.T) {
 	_, tok := s.NewUser(t, "oauth-response")
 	got := mustOAuthRefresh(t, s, tok.RefreshToken)
 	if got.TokenType != "Bearer" || got.ExpiresIn != int(s.Config.AccessTTL/time.Second) || got.RefreshToken == tok.RefreshToken {
-		t.Fatalf("token response %+v, want Bearer, expires_in %v and a new refresh token", got, s.Config.AccessTTL)
+		t.Fatalf("token response: token_type %q, expires_in %d, new refresh token %v; want Bearer, %v, true",
+			got.TokenType, got.ExpiresIn, got.RefreshToken != tok.RefreshToken, s.Config.AccessTTL)
 	}
 	if sid := sessionOf(t, s, got.AccessToken); sid != tok.SessionID {
 		t.Fatalf("the new access token is for session %s, want %s", sid, tok.SessionID)

@@ -99,6 +99,9 @@ var validateOptions = func() *openapi3filter.Options {
 // value itself.
 func schemaMessage(err *openapi3.SchemaError) string {
 	msg := fmt.Sprintf("at /%s: %s", strings.Join(err.JSONPointer(), "/"), err.Reason)
+	if strings.Contains(err.Reason, "\n") {
+		return msg // the JSON Schema 2020-12 validator lists the causes already
+	}
 	var causes []string
 	var multi openapi3.MultiError
 	var one *openapi3.SchemaError
