@@ -75,6 +75,13 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	me.GET("", getMe(svc.Accounts))
 	me.POST("/password", changePassword(svc.Accounts))
 
+	// OAuth 2.0 for standard client libraries: the same services and
+	// refresh rate limit as /v1/auth/refresh, RFC 6749 §5.2 errors.
+	oauth := r.Group("/oauth", oauthResponses)
+	oauth.POST("/token", chain(mw.LimitRefresh, oauthToken(svc.Sessions))...)
+	oauth.POST("/revoke", oauthRevoke(svc.Sessions, svc.Tokens))
+
+	r.GET("/openapi.yaml", openAPI)
 	if svc.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(svc.Metrics))
 	}
