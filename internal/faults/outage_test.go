@@ -57,6 +57,7 @@ func (tl *timeline) waitOK(t *testing.T, n int) {
 // restarting authd, retrying the same token it had, and no session is lost
 // or forked.
 func TestPostgresOutageUnderRefreshLoad(t *testing.T) {
+	t.Parallel() // subprocess tests overlap; the in-process latency tests run alone first
 	db := dbURL(t)
 	proxy := startProxy(t, pgHost(t, db))
 	const dbTimeout = 2 * time.Second
@@ -166,8 +167,9 @@ func chainsFrom(tl *timeline) *chains {
 // instance: no request the server accepted lost its answer (the rotations
 // in the database are exactly the ones clients received).
 func TestSIGTERMUnderLoad(t *testing.T) {
+	t.Parallel() // subprocess tests overlap; the in-process latency tests run alone first
 	db := dbURL(t)
-	env := map[string]string{"AUTHD_DATABASE_URL": db, "AUTHD_BCRYPT_COST": "11",
+	env := map[string]string{"AUTHD_DATABASE_URL": db, "AUTHD_BCRYPT_COST": "10",
 		"AUTHD_DRAIN_DELAY": "500ms", "AUTHD_SHUTDOWN_TIMEOUT": "10s"}
 	a := startAuthd(t, "a", env)
 	targets, err := load.NewTargets([]string{a.URL})

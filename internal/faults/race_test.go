@@ -19,6 +19,7 @@ import (
 // session_revoked, and one reuse_detected revocation event. Repeated,
 // because races are probabilistic (3 rounds, 20 with AUTHD_BENCH_LONG=1).
 func TestTwoInstancesRaceOnOneToken(t *testing.T) {
+	t.Parallel() // subprocess tests overlap; the in-process latency tests run alone first
 	rounds := 3
 	if long() {
 		rounds = 20

@@ -101,6 +101,7 @@ func startCluster(t *testing.T) *cluster {
 // chained refresh load. Requests during the restart answer 503 unavailable
 // quickly; authd recovers by itself; no session is lost or forked.
 func TestPostgresRestartUnderRefreshLoad(t *testing.T) {
+	t.Parallel() // subprocess tests overlap; the in-process latency tests run alone first
 	c := startCluster(t)
 	const dbTimeout = 2 * time.Second
 	env := map[string]string{"AUTHD_DATABASE_URL": c.URL(), "AUTHD_DB_TIMEOUT": dbTimeout.String()}

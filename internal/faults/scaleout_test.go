@@ -15,6 +15,7 @@ import (
 // an unexpected 401 (a lost or forked rotation), no 5xx, and the SQL
 // invariants hold; every chain continues afterwards.
 func TestScaleOutThreeInstances(t *testing.T) {
+	t.Parallel() // subprocess tests overlap; the in-process latency tests run alone first
 	db := dbURL(t)
 	env := map[string]string{"AUTHD_DATABASE_URL": db, "AUTHD_REDIS_URL": "redis://127.0.0.1:6379/0"}
 	a := startAuthd(t, "a", env) // migrates first
