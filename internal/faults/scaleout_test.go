@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -68,14 +69,11 @@ func TestScaleOutThreeInstances(t *testing.T) {
 }
 
 // TestScaleOutRevocationReachesAll revokes a session on one instance and
-// expects its access token to be refused by all three within 1 s. This
-// needs the cross-instance broadcast (PostgreSQL LISTEN/NOTIFY, branch
-// devices); without it the other instances keep trusting the token until
-// it expires.
+// expects its access token to be refused by all three within 1 s (the
+// cross-instance broadcast, PostgreSQL LISTEN/NOTIFY; without it the other
+// instances would trust the token until it expires).
 func TestScaleOutRevocationReachesAll(t *testing.T) {
-	if !revocationBroadcastOnMain {
-		t.Skip("revocation broadcast between instances is not on this branch yet (issue: devices, LISTEN/NOTIFY); set revocationBroadcastOnMain when it lands")
-	}
+	t.Parallel() // subprocess tests overlap; the in-process latency tests run alone first
 	db := dbURL(t)
 	env := map[string]string{"AUTHD_DATABASE_URL": db}
 	ins := []*Instance{startAuthd(t, "a", env), startAuthd(t, "b", env), startAuthd(t, "c", env)}
@@ -112,5 +110,32 @@ func TestScaleOutRevocationReachesAll(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+}
+
+// TestScaleOutRateLimitIsGlobal: three instances share one Redis, so the
+// per-address login limit holds across them: 30 attempts spread
+// round-robin get exactly the limit's worth of answers and 429 for the rest,
+// not three times the limit.
+func TestScaleOutRateLimitIsGlobal(t *testing.T) {
+	t.Parallel() // subprocess tests overlap; the in-process latency tests run alone first
+	db := dbURL(t)
+	env := map[string]string{"AUTHD_DATABASE_URL": db, "AUTHD_REDIS_URL": "redis://127.0.0.1:6379/0",
+		// A prefix of this run's own, so no other test shares the counters.
+		"AUTHD_RATE_PREFIX":   "authd-faults-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		"AUTHD_RATE_LOGIN_IP": "10-M"}
+	ins := []*Instance{startAuthd(t, "a", env), startAuthd(t, "b", env), startAuthd(t, "c", env)}
+	cl := &load.Client{HTTP: load.NewHTTPClient(4)}
+	ctx := context.Background()
+	outcomes := make(map[string]int)
+	for i := 0; i < 30; i++ {
+		r := cl.Login(ctx, ins[i%3].URL, "nobody-"+strconv.Itoa(i)+"@example.com", "wrong password 123456")
+		outcomes[r.Key()]++
+		if r.Status == http.StatusTooManyRequests && r.RetryAfter == "" {
+			t.Errorf("429 without Retry-After")
+		}
+	}
+	if outcomes["401 invalid_credentials"] != 10 || outcomes["429 rate_limited"] != 20 {
+		t.Errorf("30 logins from one address over 3 instances with a limit of 10/min: %v; want 10×401 and 20×429", outcomes)
 	}
 }
