@@ -77,6 +77,8 @@ mkdb() { # name users sessions per_session
   AUTHD_DATABASE_URL="$PG/$1?sslmode=disable" "$OUT/bin/authd" migrate up >/dev/null
   psql "$PG/$1" -q -v ON_ERROR_STOP=1 -f "$ROOT/bench/sql/pgbench-seed.sql"
   psql "$PG/$1" -q -v ON_ERROR_STOP=1 -v users="$2" -v sessions="$3" -v per_session="$4" -f "$ROOT/bench/sql/seed.sql"
+  # Flush the seed's WAL now, so no checkpoint of it falls into a phase.
+  psql "$PG/$1" -qc "CHECKPOINT" >/dev/null
   log "$1: $(psql "$PG/$1" -Atc "select (select count(*) from sessions) || ' sessions, ' || (select count(*) from refresh_tokens) || ' refresh tokens'")"
 }
 
