@@ -17,7 +17,7 @@ import (
 // garbage; and its prefix and rate-limit unit are always well formed.
 func FuzzClientAddress(f *testing.F) {
 	for _, s := range []struct {
-		trusted    bool
+		trusted     bool
 		xff, realIP string
 	}{
 		{false, "203.0.113.9", "203.0.113.9"},
