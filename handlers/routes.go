@@ -68,4 +68,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	me := v1.Group("/me", chain(mw.Authenticate)...)
 	me.GET("", getMe(svc.Accounts))
 	me.POST("/password", changePassword(svc.Accounts))
+
+	// The browser pages (/account, /admin/security) and their assets.
+	registerPages(r)
 }
