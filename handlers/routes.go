@@ -69,6 +69,22 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	me.GET("", getMe(svc.Accounts))
 	me.POST("/password", changePassword(svc.Accounts))
 
+	registerSessions(v1, svc, mw)
+
 	// The browser pages (/account, /admin/security) and their assets.
 	registerPages(r)
+}
+
+// registerSessions adds the devices page of the signed-in user (API.md
+// "Sessions (devices)").
+func registerSessions(v1 *gin.RouterGroup, svc Services, mw Middleware) {
+	var chain []gin.HandlerFunc
+	if mw.Authenticate != nil {
+		chain = append(chain, mw.Authenticate)
+	}
+	s := v1.Group("/sessions", chain...)
+	s.GET("", listSessions(svc.Sessions))
+	s.DELETE("", revokeSessions(svc.Sessions))
+	s.PATCH("/:id", renameSession(svc.Sessions))
+	s.DELETE("/:id", revokeSession(svc.Sessions))
 }

@@ -175,7 +175,8 @@ func LockUser(ctx context.Context, tx *gorm.DB, userID uuid.UUID) error {
 	if tx.Dialector.Name() != "postgres" {
 		return nil
 	}
-	var id uuid.UUID
+	// Scanned as text: gorm's Scan cannot fill a uuid.UUID ([16]byte).
+	var id string
 	err := tx.WithContext(ctx).Raw("SELECT id FROM users WHERE id = ? FOR UPDATE", userID).Scan(&id).Error
 	if err != nil {
 		return fmt.Errorf("lock user: %w", translate(err))

@@ -35,6 +35,7 @@ type App struct {
 	db       *models.DB
 	engine   *gin.Engine
 	revoked  *services.Revocations
+	feed     *services.RevocationFeed
 	sessions *services.Sessions
 	accounts *services.Accounts
 	tokens   *services.Tokens
@@ -108,6 +109,10 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 	a.sessions = services.NewSessions(db.DB, services.SessionConfig{
 		RefreshTTL: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge, ReuseGrace: cfg.ReuseGrace, MaxSessions: cfg.MaxSessions,
 	}, a.tokens, events, a.revoked, key, clock)
+	if err := a.startRevocationFeed(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.accounts = services.NewAccounts(db.DB, services.AccountConfig{
 		MinPasswordLength: cfg.PasswordMinLength, SignupEnabled: cfg.SignupEnabled,
 	}, a.hasher, events, a.sessions, clock)
@@ -118,6 +123,35 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 		return nil, err
 	}
 	return a, nil
+}
+
+// startRevocationFeed makes revocations reach this instance from every other
+// one within a second (PostgreSQL LISTEN/NOTIFY, stopped in Close). SQLite
+// serves one instance, which learns of its own revocations in process; there
+// only old entries need pruning.
+func (a *App) startRevocationFeed(ctx context.Context) error {
+	if !a.db.IsPostgres() {
+		pctx, cancel := context.WithCancel(context.Background())
+		go services.PruneRevocations(pctx, a.revoked, time.Minute)
+		a.closers = append(a.closers, cancel)
+		return nil
+	}
+	channel, err := services.RevocationChannel(ctx, a.db.DB)
+	if err != nil {
+		return err
+	}
+	listenURL := a.cfg.DatabaseListenURL
+	if listenURL == "" {
+		listenURL = a.cfg.DatabaseURL
+	}
+	a.feed, err = services.NewRevocationFeed(listenURL, channel, a.revoked, a.log)
+	if err != nil {
+		return err
+	}
+	a.sessions.Notify = services.NotifyRevoked(channel)
+	a.feed.Start(ctx)
+	a.closers = append(a.closers, a.feed.Stop)
+	return nil
 }
 
 func (a *App) buildEngine() (*gin.Engine, error) {
@@ -145,6 +179,9 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 		middleware.SecurityHeaders(a.cfg.TLSCertFile != ""),
 		middleware.Timeout(a.cfg.RequestTimeout),
 	)
+	if cors := middleware.CORS(a.cfg.CORSOrigins); cors != nil {
+		r.Use(cors)
+	}
 	handlers.Register(r, handlers.Services{
 		Accounts: a.accounts, Sessions: a.sessions, Tokens: a.tokens,
 		Ping: a.db.Ping, Draining: &a.draining,
@@ -263,3 +300,7 @@ func (a *App) Hasher() *services.Hasher { return a.hasher }
 
 // Draining reports whether the instance is shutting down.
 func (a *App) Draining() bool { return a.draining.Load() }
+
+// RevocationFeed returns the LISTEN/NOTIFY feed of the revocation set (nil
+// on SQLite).
+func (a *App) RevocationFeed() *services.RevocationFeed { return a.feed }

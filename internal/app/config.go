@@ -35,6 +35,10 @@ type Config struct {
 	DBTimeout      time.Duration `env:"AUTHD_DB_TIMEOUT" envDefault:"5s"`
 	DBLockTimeout  time.Duration `env:"AUTHD_DB_LOCK_TIMEOUT" envDefault:"3s"`
 	RedisURL       string        `env:"AUTHD_REDIS_URL"`
+	// DatabaseListenURL is the connection of the revocation feed (LISTEN),
+	// for when AUTHD_DATABASE_URL goes through a pooler that cannot LISTEN,
+	// such as PgBouncer in transaction mode. Empty: AUTHD_DATABASE_URL.
+	DatabaseListenURL string `env:"AUTHD_DATABASE_LISTEN_URL"`
 
 	Env               string `env:"AUTHD_ENV" envDefault:"development"`
 	JWTAlg            string `env:"AUTHD_JWT_ALG" envDefault:"HS256"`
@@ -201,6 +205,12 @@ func (c *Config) validate() error {
 		u, err := url.Parse(c.DatabaseURL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			bad("AUTHD_DATABASE_URL", "must be a postgres:// URL (leave it empty for the embedded SQLite file)")
+		}
+	}
+	if c.DatabaseListenURL != "" {
+		u, err := url.Parse(c.DatabaseListenURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || c.DatabaseURL == "" {
+			bad("AUTHD_DATABASE_LISTEN_URL", "must be a postgres:// URL, and only with a PostgreSQL AUTHD_DATABASE_URL")
 		}
 	}
 	if c.RedisURL != "" {
