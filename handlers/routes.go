@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
@@ -34,6 +35,11 @@ type Services struct {
 	Ping func(context.Context) error
 	// Draining turns /readyz to 503 during shutdown.
 	Draining *atomic.Bool
+	// Admin serves /v1/admin.
+	Admin *services.Admin
+	// Metrics, when set, is served at /metrics (nil when the metrics have
+	// an address of their own, AUTHD_METRICS_ADDR).
+	Metrics http.Handler
 }
 
 // Options are the HTTP-level settings.
@@ -68,6 +74,16 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	me := v1.Group("/me", chain(mw.Authenticate)...)
 	me.GET("", getMe(svc.Accounts))
 	me.POST("/password", changePassword(svc.Accounts))
+
+	if svc.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(svc.Metrics))
+	}
+	admin := v1.Group("/admin", chain(mw.Authenticate, mw.RequireAdmin)...)
+	admin.GET("/users", listAdminUsers(svc.Admin))
+	admin.GET("/users/:id/sessions", listAdminUserSessions(svc.Admin))
+	admin.DELETE("/users/:id/sessions", revokeAdminUserSessions(svc.Admin))
+	admin.DELETE("/sessions/:id", revokeAdminSession(svc.Admin))
+	admin.GET("/security-events", listSecurityEvents(svc.Admin))
 
 	registerSessions(v1, svc, mw)
 
