@@ -183,6 +183,23 @@ async function loadEvents() {
   }
 }
 
+/** csvRecords counts the records of a CSV text (newlines in quotes do not end one). */
+function csvRecords(text) {
+  let records = 0;
+  let quoted = false;
+  let empty = true;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    if (ch === '\n' && !quoted) {
+      if (!empty) records++;
+      empty = true;
+    } else if (ch !== '\r') {
+      empty = false;
+    }
+  }
+  return empty ? records : records + 1;
+}
+
 async function exportCSV(button) {
   setMessage('export-status', '');
   try {
@@ -191,7 +208,7 @@ async function exportCSV(button) {
         undefined, { Accept: 'text/csv' }));
     const blob = await res.blob();
     const text = await blob.text();
-    const rows = Math.max(0, text.split(/\r?\n/).filter((l) => l !== '').length - 1);
+    const rows = Math.max(0, csvRecords(text) - 1); // minus the header
     if (state.csvURL) URL.revokeObjectURL(state.csvURL);
     state.csvURL = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
     const name = `security-events-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.csv`;
