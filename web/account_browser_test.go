@@ -47,7 +47,9 @@ func wantRefreshRefused(t *testing.T, s *apitest.Server, tok apitest.Tokens, dev
 	}
 }
 
-func device(id, inner string) string { return fmt.Sprintf(`#devices li[data-session-id=%q] %s`, id, inner) }
+func device(id, inner string) string {
+	return fmt.Sprintf(`#devices li[data-session-id=%q] %s`, id, inner)
+}
 
 func TestBrowser_AccountDevices(t *testing.T) {
 	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})

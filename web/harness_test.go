@@ -66,10 +66,32 @@ type cspViolation struct {
 	Sample    string `json:"sample"`
 }
 
-// NewBrowser starts Chromium; it is stopped when the test ends.
-func NewBrowser(t *testing.T) *Browser {
-	t.Helper()
-	exe := requireBrowser(t)
+// chromium is the one Chromium process of the test binary, started by the
+// first browser test with a fresh user-data-dir and stopped by TestMain.
+// Each test gets its own browser context in it (separate cookies, storage,
+// Web Locks and BroadcastChannels), which is much faster than a process
+// per test.
+var chromium struct {
+	once sync.Once
+	ctx  context.Context
+	stop func()
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chromium.stop != nil {
+		chromium.stop()
+	}
+	os.Exit(code)
+}
+
+func startChromium(exe string) {
+	dir, err := os.MkdirTemp("", "authd-chromium-")
+	if err != nil {
+		chromium.err = err
+		return
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),
@@ -80,24 +102,43 @@ func NewBrowser(t *testing.T) *Browser {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(1280, 900),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	b := &Browser{t: t, ctx: ctx, downloads: t.TempDir()}
-	t.Cleanup(func() {
+	chromium.ctx = ctx
+	chromium.stop = func() {
 		cancel()
 		cancelAlloc()
-	})
-	// Cleanups run last-in first-out: this check runs before the browser
-	// stops, so late console messages are still seen.
+		os.RemoveAll(dir)
+	}
+	chromium.err = chromedp.Do(ctx)
+}
+
+// NewBrowser gives the test a fresh browser context (like a new profile)
+// with one tab; it is closed when the test ends.
+func NewBrowser(t *testing.T) *Browser {
+	t.Helper()
+	exe := requireBrowser(t)
+	chromium.once.Do(func() { startChromium(exe) })
+	if chromium.err != nil {
+		t.Fatalf("start chromium: %v", chromium.err)
+	}
+	ctx, cancel := chromedp.NewContext(chromium.ctx, chromedp.WithNewBrowserContext())
+	b := &Browser{t: t, ctx: ctx, downloads: t.TempDir()}
+	t.Cleanup(cancel)
+	// Cleanups run last-in first-out: this check runs before the context
+	// closes, so late console messages are still seen.
 	t.Cleanup(b.checkClean)
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
+		t.Fatalf("open a browser context: %v", err)
 	}
 	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: b.downloads, EventsEnabled: ptr(true),
+		Behavior:         browser.SetDownloadBehaviorBehaviorAllowAndName,
+		BrowserContextID: chromedp.FromContext(ctx).BrowserContextID,
+		DownloadPath:     b.downloads,
+		EventsEnabled:    ptr(true),
 	}); err != nil {
 		t.Fatalf("set download behaviour: %v", err)
 	}

@@ -145,8 +145,8 @@ function renderEvent(ev) {
   const reuse = ev.reason === 'reuse_detected';
   const what = el('td', { 'data-label': 'Event' },
     reuse ? el('span', { class: 'badge danger', text: 'Token reuse detected' }) : null,
-    el('div', { class: 'mono', text: ev.type }),
-    ev.reason ? el('div', { class: 'muted', text: `reason: ${ev.reason}` }) : null);
+    el('div', { class: 'mono nowrap', text: ev.type }),
+    ev.reason ? el('div', { class: 'muted nowrap', text: `reason: ${ev.reason}` }) : null);
   const details = el('td', { 'data-label': 'Details' });
   if (reuse) details.append(reuseBlock(ev));
   else if (ev.details && Object.keys(ev.details).length) details.append(detailItems(ev.details));
@@ -154,7 +154,7 @@ function renderEvent(ev) {
     el('td', { 'data-label': 'Time', class: 'nowrap' }, absoluteTime(ev.created_at)),
     what,
     userCell(ev),
-    el('td', { 'data-label': 'IP prefix', class: 'mono', text: ev.ip_prefix || '' }),
+    el('td', { 'data-label': 'IP prefix', class: 'mono nowrap', text: ev.ip_prefix || '' }),
     el('td', { 'data-label': 'User agent', text: ev.user_agent || '' }),
     details);
 }
@@ -246,7 +246,7 @@ function renderUserSession(s) {
   return el('tr', { 'data-session-id': s.id },
     el('td', { 'data-label': 'Device' }, el('strong', { text: name }),
       el('div', { class: 'muted', text: s.user_agent || '' })),
-    el('td', { 'data-label': 'IP prefix', class: 'mono', text: s.ip_prefix || '' }),
+    el('td', { 'data-label': 'IP prefix', class: 'mono nowrap', text: s.ip_prefix || '' }),
     el('td', { 'data-label': 'Last active' }, timeElement(s.last_used_at)),
     el('td', { 'data-label': 'State' }, sessionState(s)),
     action);
