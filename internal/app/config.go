@@ -81,6 +81,13 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"AUTHD_SHUTDOWN_TIMEOUT" envDefault:"25s"`
 	DrainDelay      time.Duration `env:"AUTHD_DRAIN_DELAY" envDefault:"0s"`
 
+	// Retention: ended sessions are kept SessionRetention after they end;
+	// security events forever unless EventRetention is set; the job runs
+	// every RetentionInterval (0 turns it off).
+	SessionRetention  time.Duration `env:"AUTHD_SESSION_RETENTION" envDefault:"720h"`
+	EventRetention    time.Duration `env:"AUTHD_EVENT_RETENTION" envDefault:"0s"`
+	RetentionInterval time.Duration `env:"AUTHD_RETENTION_INTERVAL" envDefault:"1h"`
+
 	// Derived at load time.
 	JWTSecretBytes []byte             `env:"-"`
 	PrivateKey     ed25519.PrivateKey `env:"-"`
@@ -290,6 +297,15 @@ func (c *Config) validate() error {
 	case "json", "text":
 	default:
 		bad("AUTHD_LOG_FORMAT", "must be json or text")
+	}
+	if c.RetentionInterval < 0 || c.EventRetention < 0 {
+		bad("AUTHD_RETENTION_INTERVAL", "and AUTHD_EVENT_RETENTION must not be negative")
+	}
+	// A revoked session must outlive the access tokens it issued: an
+	// instance that starts loads its revocation set from the sessions
+	// table, and a deleted row would let a live access token through.
+	if c.SessionRetention < c.AccessTTL {
+		bad("AUTHD_SESSION_RETENTION", "must be at least AUTHD_ACCESS_TTL (%s), not %s", c.AccessTTL, c.SessionRetention)
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
