@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/authd/authd/services"
 )
 
 func healthz(c *gin.Context) {
@@ -18,21 +20,18 @@ func healthz(c *gin.Context) {
 // readyz answers 200 while the database answers and the server is not
 // draining; load balancers stop sending traffic on 503.
 func readyz(ping func(context.Context) error, draining *atomic.Bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return handle(func(c *gin.Context) error {
 		if draining != nil && draining.Load() {
-			c.Header("Retry-After", "1")
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "draining"})
-			return
+			return services.Errorf(services.CodeUnavailable, "The server is shutting down.")
 		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
 		if err := ping(ctx); err != nil {
-			c.Header("Retry-After", "2")
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "database unavailable"})
-			return
+			return services.Errorf(services.CodeUnavailable, "The database does not answer.")
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
-	}
+		return nil
+	})
 }
 
 type jwk struct {

@@ -69,12 +69,19 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	v1.POST("/auth/login", chain(mw.LimitLogin, login(svc.Accounts, svc.Sessions, mw.LimitAccount, cookies))...)
 	v1.POST("/auth/refresh", chain(mw.LimitRefresh, refresh(svc.Sessions, cookies))...)
 	v1.POST("/auth/logout", logout(svc.Sessions, svc.Tokens, cookies))
-	v1.POST("/auth/reauthenticate", chain(mw.Authenticate, reauthenticate(svc.Accounts, mw.LimitAccount))...)
+	v1.POST("/auth/reauthenticate", chain(mw.LimitLogin, mw.Authenticate, reauthenticate(svc.Accounts, mw.LimitAccount))...)
 
 	me := v1.Group("/me", chain(mw.Authenticate)...)
 	me.GET("", getMe(svc.Accounts))
 	me.POST("/password", changePassword(svc.Accounts))
 
+	// OAuth 2.0 for standard client libraries: the same services and
+	// refresh rate limit as /v1/auth/refresh, RFC 6749 §5.2 errors.
+	oauth := r.Group("/oauth", oauthResponses)
+	oauth.POST("/token", chain(mw.LimitRefresh, oauthToken(svc.Sessions))...)
+	oauth.POST("/revoke", oauthRevoke(svc.Sessions, svc.Tokens))
+
+	r.GET("/openapi.yaml", openAPI)
 	if svc.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(svc.Metrics))
 	}
@@ -86,4 +93,19 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	admin.DELETE("/users/:id/sessions", revokeAdminUserSessions(svc.Admin))
 	admin.DELETE("/sessions/:id", revokeAdminSession(svc.Admin))
 	admin.GET("/security-events", listSecurityEvents(svc.Admin))
+	registerSessions(v1, svc, mw)
+}
+
+// registerSessions adds the devices page of the signed-in user (API.md
+// "Sessions (devices)").
+func registerSessions(v1 *gin.RouterGroup, svc Services, mw Middleware) {
+	var chain []gin.HandlerFunc
+	if mw.Authenticate != nil {
+		chain = append(chain, mw.Authenticate)
+	}
+	s := v1.Group("/sessions", chain...)
+	s.GET("", listSessions(svc.Sessions))
+	s.DELETE("", revokeSessions(svc.Sessions))
+	s.PATCH("/:id", renameSession(svc.Sessions))
+	s.DELETE("/:id", revokeSession(svc.Sessions))
 }

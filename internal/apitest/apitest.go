@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/authd/authd/internal/app"
 	"github.com/authd/authd/internal/testdb"
 )
@@ -61,6 +63,8 @@ type Options struct {
 	SQLitePath  string
 	// Logs receives the instance's log lines (default: discarded).
 	Logs io.Writer
+	// Routes, when set, adds test-only routes before the server starts.
+	Routes func(*gin.Engine)
 }
 
 // Server is a running authd instance.
@@ -134,6 +138,9 @@ func New(t testing.TB, opts Options) *Server {
 	a, err := app.New(context.Background(), cfg, logs, clock)
 	if err != nil {
 		t.Fatalf("start authd: %v", err)
+	}
+	if opts.Routes != nil {
+		opts.Routes(a.Handler().(*gin.Engine))
 	}
 	hs := httptest.NewServer(a.Handler())
 	s := &Server{App: a, URL: hs.URL, Client: hs.Client(), Config: cfg, DatabaseURL: opts.DatabaseURL,

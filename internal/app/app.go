@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/authd/authd/handlers"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/middleware"
 	"github.com/authd/authd/models"
 	"github.com/authd/authd/services"
@@ -36,6 +38,7 @@ type App struct {
 	db       *models.DB
 	engine   *gin.Engine
 	revoked  *services.Revocations
+	feed     *services.RevocationFeed
 	sessions *services.Sessions
 	accounts *services.Accounts
 	tokens   *services.Tokens
@@ -43,8 +46,11 @@ type App struct {
 	draining atomic.Bool
 	closers  []func()
 
-	admin     *services.Admin
-	retention *services.Retention
+	limits     *ratelimit.Store
+	rateKey    []byte
+	rateEvents *services.RateLimitEvents
+	admin      *services.Admin
+	retention  *services.Retention
 	// metricsAddr is the bound address of the metrics listener
 	// (AUTHD_METRICS_ADDR), once Run has bound it.
 	metricsAddr atomic.Value
@@ -118,9 +124,18 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 	a.sessions = services.NewSessions(db.DB, services.SessionConfig{
 		RefreshTTL: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge, ReuseGrace: cfg.ReuseGrace, MaxSessions: cfg.MaxSessions,
 	}, a.tokens, events, a.revoked, key, clock)
+	if err := a.startRevocationFeed(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.accounts = services.NewAccounts(db.DB, services.AccountConfig{
 		MinPasswordLength: cfg.PasswordMinLength, SignupEnabled: cfg.SignupEnabled,
 	}, a.hasher, events, a.sessions, clock)
+	a.rateEvents = services.NewRateLimitEvents(db.DB, events)
+	if err := a.openRateLimits(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.admin = services.NewAdmin(db.DB, a.sessions, clock)
 	a.retention = services.NewRetention(db.DB, services.RetentionConfig{
 		Interval: cfg.RetentionInterval, SessionRetention: cfg.SessionRetention, EventRetention: cfg.EventRetention,
@@ -133,6 +148,35 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 		return nil, err
 	}
 	return a, nil
+}
+
+// startRevocationFeed makes revocations reach this instance from every other
+// one within a second (PostgreSQL LISTEN/NOTIFY, stopped in Close). SQLite
+// serves one instance, which learns of its own revocations in process; there
+// only old entries need pruning.
+func (a *App) startRevocationFeed(ctx context.Context) error {
+	if !a.db.IsPostgres() {
+		pctx, cancel := context.WithCancel(context.Background())
+		go services.PruneRevocations(pctx, a.revoked, time.Minute)
+		a.closers = append(a.closers, cancel)
+		return nil
+	}
+	channel, err := services.RevocationChannel(ctx, a.db.DB)
+	if err != nil {
+		return err
+	}
+	listenURL := a.cfg.DatabaseListenURL
+	if listenURL == "" {
+		listenURL = a.cfg.DatabaseURL
+	}
+	a.feed, err = services.NewRevocationFeed(listenURL, channel, a.revoked, a.log)
+	if err != nil {
+		return err
+	}
+	a.sessions.Notify = services.NotifyRevoked(channel)
+	a.feed.Start(ctx)
+	a.closers = append(a.closers, a.feed.Stop)
+	return nil
 }
 
 func (a *App) buildEngine() (*gin.Engine, error) {
@@ -161,6 +205,10 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 		middleware.SecurityHeaders(a.cfg.TLSCertFile != ""),
 		middleware.Timeout(a.cfg.RequestTimeout),
 	)
+	if cors := middleware.CORS(a.cfg.CORSOrigins); cors != nil {
+		r.Use(cors)
+	}
+	rl := middleware.NewRateLimits(a.limits, a.rateKey, a.rateEvents, a.log)
 	handlers.Register(r, handlers.Services{
 		Accounts: a.accounts, Sessions: a.sessions, Tokens: a.tokens,
 		Ping: a.db.Ping, Draining: &a.draining,
@@ -169,9 +217,53 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 		Authenticate: middleware.Authenticate(a.tokens),
 		RequireAdmin: middleware.RequireAdmin,
 		NoStore:      middleware.NoStore,
+		// Rate limits: per address on login, register and refresh, per
+		// account on login and re-authentication (checked in the handlers
+		// before any bcrypt work, F8d).
+		LimitLogin:    rl.PerAddress("login_ip", a.cfg.RateLoginIP.Rates),
+		LimitRegister: rl.PerAddress("register_ip", a.cfg.RateRegisterIP.Rates),
+		LimitRefresh:  rl.PerAddress("refresh_ip", a.cfg.RateRefreshIP.Rates),
+		LimitAccount:  rl.PerAccount("login_account", a.cfg.RateLoginAccount.Rates),
 	}, handlers.Options{CookieSecure: a.cfg.CookieSecure})
 	return r, nil
 }
+
+// rateLimitKeyName names the key of rate-limit counter hashes in server_keys.
+const rateLimitKeyName = "ratelimit_keys_v1"
+
+// openRateLimits builds the rate-limit store: Redis when AUTHD_REDIS_URL is
+// set (limits across all instances), with the in-process store as fallback;
+// the in-process store alone otherwise. The key that hashes addresses and
+// emails in counter names lives in the database, so every instance on it
+// counts a client under the same name.
+func (a *App) openRateLimits(ctx context.Context) error {
+	candidate := make([]byte, 32)
+	if _, err := rand.Read(candidate); err != nil {
+		return fmt.Errorf("rate-limit key: %w", err)
+	}
+	key, err := models.EnsureServerKey(ctx, a.db.DB, rateLimitKeyName, candidate, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("rate-limit key: %w", err)
+	}
+	a.rateKey = key
+	var client ratelimit.Client
+	if a.cfg.RedisURL != "" {
+		c, err := ratelimit.Dial(a.cfg.RedisURL, a.cfg.RateStoreTimeout)
+		if err != nil {
+			return err
+		}
+		a.closers = append(a.closers, func() { _ = c.Close() })
+		client = c
+	}
+	a.limits = ratelimit.New(client, ratelimit.Options{
+		Prefix: a.cfg.RatePrefix, Timeout: a.cfg.RateStoreTimeout, Log: a.log,
+	})
+	a.closers = append(a.closers, a.limits.Close)
+	return nil
+}
+
+// RateLimitStore returns the rate-limit store.
+func (a *App) RateLimitStore() *ratelimit.Store { return a.limits }
 
 // publicMetrics is the /metrics handler of the main address: none when the
 // metrics have an address of their own.
@@ -358,3 +450,7 @@ func (a *App) Hasher() *services.Hasher { return a.hasher }
 
 // Draining reports whether the instance is shutting down.
 func (a *App) Draining() bool { return a.draining.Load() }
+
+// RevocationFeed returns the LISTEN/NOTIFY feed of the revocation set (nil
+// on SQLite).
+func (a *App) RevocationFeed() *services.RevocationFeed { return a.feed }

@@ -35,6 +35,10 @@ type Config struct {
 	DBTimeout      time.Duration `env:"AUTHD_DB_TIMEOUT" envDefault:"5s"`
 	DBLockTimeout  time.Duration `env:"AUTHD_DB_LOCK_TIMEOUT" envDefault:"3s"`
 	RedisURL       string        `env:"AUTHD_REDIS_URL"`
+	// DatabaseListenURL is the connection of the revocation feed (LISTEN),
+	// for when AUTHD_DATABASE_URL goes through a pooler that cannot LISTEN,
+	// such as PgBouncer in transaction mode. Empty: AUTHD_DATABASE_URL.
+	DatabaseListenURL string `env:"AUTHD_DATABASE_LISTEN_URL"`
 
 	Env               string `env:"AUTHD_ENV" envDefault:"development"`
 	JWTAlg            string `env:"AUTHD_JWT_ALG" envDefault:"HS256"`
@@ -59,6 +63,12 @@ type Config struct {
 	RateRefreshIP    Rates    `env:"AUTHD_RATE_REFRESH_IP" envDefault:"60-M"`
 	RateRegisterIP   Rates    `env:"AUTHD_RATE_REGISTER_IP" envDefault:"10-H"`
 	TrustedProxies   []string `env:"AUTHD_TRUSTED_PROXIES" envSeparator:","`
+	// RatePrefix starts every rate-limit key in Redis (one prefix per
+	// deployment, or per test sharing a Redis).
+	RatePrefix string `env:"AUTHD_RATE_PREFIX" envDefault:"authd:limiter"`
+	// RateStoreTimeout bounds every Redis call of the limiter; past it the
+	// in-process store answers (a hung Redis must not stall logins).
+	RateStoreTimeout time.Duration `env:"AUTHD_RATE_STORE_TIMEOUT" envDefault:"75ms"`
 
 	SignupEnabled bool     `env:"AUTHD_SIGNUP_ENABLED" envDefault:"true"`
 	CookieSecure  bool     `env:"AUTHD_COOKIE_SECURE" envDefault:"true"`
@@ -210,6 +220,12 @@ func (c *Config) validate() error {
 			bad("AUTHD_DATABASE_URL", "must be a postgres:// URL (leave it empty for the embedded SQLite file)")
 		}
 	}
+	if c.DatabaseListenURL != "" {
+		u, err := url.Parse(c.DatabaseListenURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || c.DatabaseURL == "" {
+			bad("AUTHD_DATABASE_LISTEN_URL", "must be a postgres:// URL, and only with a PostgreSQL AUTHD_DATABASE_URL")
+		}
+	}
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
@@ -251,6 +267,12 @@ func (c *Config) validate() error {
 	}
 	if c.DBMaxOpenConns < 1 {
 		bad("AUTHD_DB_MAX_OPEN_CONNS", "must be at least 1")
+	}
+	if c.RateStoreTimeout <= 0 || c.RateStoreTimeout > time.Second {
+		bad("AUTHD_RATE_STORE_TIMEOUT", "must be a duration between 1ms and 1s (50ms to 100ms suits a local Redis), not %s", c.RateStoreTimeout)
+	}
+	if strings.TrimSpace(c.RatePrefix) == "" || strings.ContainsAny(c.RatePrefix, " \t\r\n*?[]") {
+		bad("AUTHD_RATE_PREFIX", "must be a non-empty key prefix without spaces or glob characters")
 	}
 	for _, p := range c.TrustedProxies {
 		p = strings.TrimSpace(p)

@@ -8,20 +8,21 @@
 // and no Unicode normalisation, and there are no composition rules.
 package password
 
-// The strength estimate comes from github.com/trustelem/zxcvbn v1.0.1, chosen
-// over github.com/ccojocar/zxcvbn-go (the maintained fork of nbutton23) because
-// it is a faithful port of Dropbox's zxcvbn 4.4.2, the final upstream release,
-// with the upstream test suite ported: the same 30,000-entry common-password
-// list, English words, names, keyboard walks, repeats, sequences, dates, l33t
-// and user inputs, giving the same guess counts as the reference. ccojocar's
-// older entropy model rated "abab…ab" and "qwertyuiop" repeated to 72 bytes as
-// score 4 (strongest) and took up to 2 s on some 72-byte inputs. The port is no
-// longer developed, so two defects of its own are worked around here (see
-// estimatorInput and estimateGuesses): it mixes byte and rune offsets, so
+// The strength estimate comes from github.com/trustelem/zxcvbn v1.0.1. It was
+// chosen over github.com/ccojocar/zxcvbn-go (the maintained fork of
+// nbutton23's port, last released in 2025) because it is a faithful port of
+// Dropbox's zxcvbn 4.4.2, the final upstream release, with the upstream test
+// suite ported: the same 30,000-entry common-password list, English words,
+// names, keyboard walks, repeats, sequences, dates, l33t and user inputs,
+// giving the reference's guess counts. ccojocar's older entropy model rated
+// "abab…ab" and "qwertyuiop…" repeated to 72 bytes at score 4, the strongest,
+// and took up to 2 s on some 72-byte inputs. trustelem's port has not changed
+// since 2019 (neither has zxcvbn's algorithm since 2017), and two defects of
+// its own are worked around here: it mixes byte and rune offsets, so
 // non-ASCII input can be mis-scored (24 random CJK characters came out at 0
-// guesses), and its l33t matcher makes the cost grow steeply with length
-// (about 200 ms for a random 72-character ASCII password, against about 7 ms
-// for 32 characters).
+// guesses; see estimatorString), and its dictionary and l33t matchers make the
+// time grow steeply with length (about 200 ms for a random 72-character ASCII
+// password, against 2 ms for 24 characters; see estimateGuesses).
 import (
 	"errors"
 	"fmt"
@@ -47,7 +48,10 @@ const DefaultMinLength = 12
 // "P@ssw0rd2024!" (estimated at 10^7 guesses); every common password of the
 // contract is far below 10^8 ("password1234" and "qwertyuiop123" about
 // 10^4, "12345678" 4), while "correct horse 🐴 staple" and random passwords
-// are far above it.
+// are far above it. zxcvbn adds (10^4)^(l-1) guesses for a password it reads
+// as l patterns, so anything of three patterns or more reaches 10^8
+// ("smithalice2026" passes); hence the separate rule on the email's local
+// part.
 const MinScore = 3
 
 // minGuesses is the estimate needed, the lower bound of MinScore. zxcvbn's
@@ -67,11 +71,13 @@ const minWordLen = 3
 
 // maxPieceCost bounds estimatorCost for one call of the estimator, and
 // maxTotalCost for all the calls of one Check. Measured here at up to about
-// 1.5 µs per unit, they keep one call under about 12 ms and a Check under
-// about 25 ms. Rated in one piece, a random 72-character ASCII password costs
-// some 20,000 to 300,000 units (30 to 200 ms and more).
+// 2.5 µs per unit (mixed-case text, where most of the time goes to
+// lower-casing substrings), they keep one call under about 15 ms and a Check
+// under about 30 ms. Every 72-character password without l33t characters
+// (at most 5,256 units) is rated in one piece; a random 72-character ASCII
+// password would cost some 20,000 to 300,000 units (30 to 200 ms and more).
 const (
-	maxPieceCost = 8_000
+	maxPieceCost = 6_000
 	maxTotalCost = 2 * maxPieceCost
 )
 
@@ -279,7 +285,7 @@ var l33tTable = [...]string{
 // combinations is irregular: twice the product covered it in all but 13 of
 // 20,000 random sets of l33t characters, and those by at most 2.5 times.)
 func l33tCombinations(s string) int {
-	product, any := 1, false
+	product, found := 1, false
 	for _, chars := range l33tTable {
 		present := 0
 		for i := 0; i < len(chars); i++ {
@@ -288,9 +294,9 @@ func l33tCombinations(s string) int {
 			}
 		}
 		product *= max(present, 1)
-		any = any || present > 0
+		found = found || present > 0
 	}
-	if !any {
+	if !found {
 		return 0
 	}
 	return 2 * product

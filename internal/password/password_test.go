@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -290,6 +291,28 @@ func TestPolicy_Check_HostileInputsFast(t *testing.T) {
 			t.Errorf("Check(%q) took %v, want under %v", pw, best, limit)
 		}
 	}
+}
+
+// TestPolicy_Check_Concurrent checks that concurrent Checks give the answers
+// of sequential ones (run it with -race: handlers call Check concurrently).
+func TestPolicy_Check_Concurrent(t *testing.T) {
+	p := Policy{MinLength: 12}
+	inputs := hostileInputs()
+	want := make(map[string]error, len(inputs))
+	for _, pw := range inputs {
+		want[pw] = p.Check(pw, userInputs...)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for pw, w := range want {
+				if err := p.Check(pw, userInputs...); !sameError(err, w) {
+					t.Errorf("Check(%q) = %v concurrently, %v alone", pw, err, w)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func BenchmarkPolicy_Check(b *testing.B) {

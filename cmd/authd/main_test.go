@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/internal/testdb"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testEnv(t *testing.T, extra map[string]string) func(string) string {
+	env := map[string]string{
+		"AUTHD_ADDR":          "127.0.0.1:0",
+		"AUTHD_SQLITE_PATH":   filepath.Join(t.TempDir(), "authd.db"),
+		"AUTHD_JWT_SECRET":    "an e2e test secret of 32+ bytes...",
+		"AUTHD_COOKIE_SECURE": "false",
+		"AUTHD_BCRYPT_COST":   "4",
+		"AUTHD_ENV":           "test",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return func(k string) string { return env[k] }
+}
+
+var listeningRe = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
+
+// start runs authd serve until the test ends and returns its base URL.
+func start(t *testing.T, getenv func(string) string) (url string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"authd"}, getenv, strings.NewReader(""), out, out) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m := listeningRe.FindStringSubmatch(out.String()); m != nil {
+			url = "http://" + m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("authd exited before listening: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("authd did not listen within 60 s:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("authd did not stop within 30 s")
+			return nil
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return url, stop
+}
+
+func post(t *testing.T, url string, body any) (*http.Response, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp, m
+}
+
+// Issue point 9: SIGTERM (here: the signal context) drains in-flight
+// requests before exit.
+func TestRun_DrainsInFlightRequests(t *testing.T) {
+	// A login at this cost is still in bcrypt when shutdown starts (the race
+	// detector slows bcrypt ten-fold, so a lower cost takes as long there).
+	cost := "13"
+	if testdb.RaceEnabled {
+		cost = "9"
+	}
+	url, stop := start(t, testEnv(t, map[string]string{"AUTHD_BCRYPT_COST": cost, "AUTHD_ENV": "test", "AUTHD_REQUEST_TIMEOUT": "120s"}))
+	if resp, m := post(t, url+"/v1/auth/register", map[string]string{"email": "drain@example.com", "password": "correct horse battery staple 42"}); resp.StatusCode != 201 {
+		t.Fatalf("register = %d %v", resp.StatusCode, m)
+	}
+	type result struct {
+		status int
+		err    error
+	}
+	inflight := make(chan result, 1)
+	go func() {
+		b, _ := json.Marshal(map[string]string{"email": "drain@example.com", "password": "correct horse battery staple 42"})
+		resp, err := http.Post(url+"/v1/auth/login", "application/json", bytes.NewReader(b))
+		if err != nil {
+			inflight <- result{err: err}
+			return
+		}
+		resp.Body.Close()
+		inflight <- result{status: resp.StatusCode}
+	}()
+	time.Sleep(150 * time.Millisecond) // the login is inside bcrypt at cost 13 now
+	if err := stop(); err != nil {
+		t.Fatalf("run() after shutdown = %v, want nil", err)
+	}
+	r := <-inflight
+	if r.err != nil || r.status != 200 {
+		t.Fatalf("in-flight login during shutdown = %d, %v; want 200", r.status, r.err)
+	}
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Fatal("the server still accepts connections after shutdown")
+	}
+}
+
+// The CLI: migrate, user create, keys generate, and an EdDSA server whose
+// JWKS publishes only the public key with the token's kid (JWT-10).
+func TestRun_CLIAndEdDSA(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "cli.db")
+	var out syncBuffer
+	ctx := context.Background()
+	env := testEnv(t, map[string]string{"AUTHD_SQLITE_PATH": dbPath})
+	runCmd := func(stdin string, args ...string) error {
+		return run(ctx, append([]string{"authd"}, args...), env, strings.NewReader(stdin), &out, &out)
+	}
+	if err := runCmd("", "migrate", "up"); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	if err := runCmd("", "migrate", "status"); err != nil || !strings.Contains(out.String(), "applied") {
+		t.Fatalf("migrate status: %v\n%s", err, out.String())
+	}
+	if err := runCmd("correct horse battery staple 42\n", "user", "create", "--email", "Root@Example.com", "--role", "admin", "--password-stdin"); err != nil {
+		t.Fatalf("user create: %v", err)
+	}
+	if !strings.Contains(out.String(), "created admin root@example.com") {
+		t.Fatalf("user create printed %q", out.String())
+	}
+	if err := runCmd("password123\n", "user", "create", "--email", "weak@example.com", "--password-stdin"); err == nil {
+		t.Fatal("user create with a common password succeeded")
+	}
+	if err := runCmd("", "user", "create", "--email", "x@example.com"); err == nil {
+		t.Fatal("user create without --password-stdin succeeded")
+	}
+
+	var keys syncBuffer
+	if err := run(ctx, []string{"authd", "keys", "generate"}, env, strings.NewReader(""), &keys, &keys); err != nil {
+		t.Fatalf("keys generate: %v", err)
+	}
+	if !strings.Contains(keys.String(), "BEGIN PRIVATE KEY") || !strings.Contains(keys.String(), "BEGIN PUBLIC KEY") {
+		t.Fatalf("keys generate printed %q", keys.String())
+	}
+	keyFile := filepath.Join(t.TempDir(), "ed25519.pem")
+	if err := os.WriteFile(keyFile, []byte(keys.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := start(t, testEnv(t, map[string]string{"AUTHD_SQLITE_PATH": dbPath, "AUTHD_JWT_ALG": "EdDSA", "AUTHD_JWT_PRIVATE_KEY_FILE": keyFile}))
+	resp, m := post(t, url+"/v1/auth/login", map[string]string{"email": "root@example.com", "password": "correct horse battery staple 42"})
+	if resp.StatusCode != 200 || m["user"].(map[string]any)["role"] != "admin" {
+		t.Fatalf("admin login = %d %v", resp.StatusCode, m)
+	}
+	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(m["access_token"].(string), ".")[0])
+	var h map[string]string
+	_ = json.Unmarshal(header, &h)
+
+	res, err := http.Get(url + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&set)
+	if len(set.Keys) != 1 {
+		t.Fatalf("JWKS = %v, want one key", set)
+	}
+	k := set.Keys[0]
+	if k["kty"] != "OKP" || k["crv"] != "Ed25519" || k["kid"] != h["kid"] || h["alg"] != "EdDSA" || h["kid"] == "" {
+		t.Fatalf("JWKS key %v and token header %v do not match", k, h)
+	}
+	if _, ok := k["d"]; ok {
+		t.Fatal("JWKS publishes the private part d")
+	}
+	// The token works on /v1/me.
+	req, _ := http.NewRequest("GET", url+"/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+m["access_token"].(string))
+	me, err := http.DefaultClient.Do(req)
+	if err != nil || me.StatusCode != 200 {
+		t.Fatalf("/v1/me with an EdDSA token = %v %v", me, err)
+	}
+	me.Body.Close()
+}
+
+func TestRun_HealthcheckCommand(t *testing.T) {
+	url, _ := start(t, testEnv(t, nil))
+	addr := strings.TrimPrefix(url, "http://")
+	_, port, _ := strings.Cut(addr, ":")
+	getenv := func(k string) string {
+		if k == "AUTHD_ADDR" {
+			return ":" + port
+		}
+		return ""
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"authd", "healthcheck"}, getenv, nil, &out, &out); err != nil {
+		t.Fatalf("healthcheck against a running server: %v", err)
+	}
+	closed := func(k string) string {
+		if k == "AUTHD_ADDR" {
+			return "127.0.0.1:1"
+		}
+		return ""
+	}
+	if err := run(context.Background(), []string{"authd", "healthcheck"}, closed, nil, &out, &out); err == nil {
+		t.Fatal("healthcheck against nothing succeeded")
+	}
+}
+
+func TestRun_ProductionRefusesShortSecret(t *testing.T) {
+	env := testEnv(t, map[string]string{"AUTHD_ENV": "production", "AUTHD_JWT_SECRET": strings.Repeat("x", 31)})
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"authd", "serve"}, env, nil, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "AUTHD_JWT_SECRET") {
+		t.Fatalf("serve in production with a 31-byte secret = %v, want an error naming AUTHD_JWT_SECRET", err)
+	}
+	env = testEnv(t, map[string]string{"AUTHD_BCRYPT_COST": "9", "AUTHD_ENV": "development"})
+	if err := run(context.Background(), []string{"authd"}, env, nil, &out, &out); err == nil || !strings.Contains(err.Error(), "AUTHD_BCRYPT_COST") {
+		t.Fatalf("serve with bcrypt cost 9 = %v, want an error naming AUTHD_BCRYPT_COST", err)
+	}
+}

@@ -1,0 +1,313 @@
+package handlers_test
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authd/authd/internal/apitest"
+	"github.com/authd/authd/internal/testdb"
+)
+
+func register(t *testing.T, s *apitest.Server, email, pw string) *apitest.Response {
+	t.Helper()
+	return s.Do(t, "POST", "/v1/auth/register", map[string]string{"email": email, "password": pw})
+}
+
+func login(t *testing.T, s *apitest.Server, email, pw string) *apitest.Response {
+	t.Helper()
+	return s.Do(t, "POST", "/v1/auth/login", map[string]string{"email": email, "password": pw})
+}
+
+// AUTH-01..AUTH-05 and the contract's register errors.
+func TestRegister_PasswordPolicy(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	tests := []struct {
+		name     string
+		password string
+		want     int
+		code     string
+	}{
+		{"seven characters", "Xk9#mQ2", 400, "weak_password"},
+		{"eleven characters", "Xk9#mQ2$vLp", 400, "weak_password"},
+		{"twelve random characters", "Xk9#mQ2$vLp7", 201, ""},
+		{"common password123", "password123", 400, "weak_password"},
+		{"common 12345678", "12345678", 400, "weak_password"},
+		{"common but long enough", "password1234", 400, "weak_password"},
+		{"64 ASCII characters", "aZ3$kL9!qW2@eR7#tY5%uI1^oP8&sD4*fG6(hJ0)zX2-cV9=bN3+mQ7~wE1<rT5", 201, ""},
+		{"72 random bytes of 3-byte characters", randomCJK(24), 201, ""},
+		{"unicode, spaces and emoji", "correct horse 🐴 staple", 201, ""},
+		{"75 bytes of euro signs", strings.Repeat("€", 25), 400, "password_too_long"},
+		{"73 bytes and weak too", strings.Repeat("a", 73), 400, "password_too_long"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := register(t, s, "policy"+string(rune('a'+i))+"@example.com", tt.password)
+			if r.Status != tt.want || r.Code() != tt.code {
+				t.Fatalf("register(%q) = %d %s, want %d %s", tt.password, r.Status, r.Body, tt.want, tt.code)
+			}
+		})
+	}
+	// The password may not be built from the email.
+	if r := register(t, s, "alice.smith@example.com", "alice.smith2026!!"); r.Code() != "weak_password" {
+		t.Fatalf("password from the email = %d %s, want weak_password", r.Status, r.Body)
+	}
+}
+
+func TestRegister_MinimumFromConfig(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: map[string]string{"AUTHD_PASSWORD_MIN_LENGTH": "8"}})
+	if r := register(t, s, "min8@example.com", "Xk9#mQ2v"); r.Status != 201 {
+		t.Fatalf("8 characters with minimum 8 = %d %s, want 201", r.Status, r.Body)
+	}
+	if r := register(t, s, "min7@example.com", "Xk9#mQ2"); r.Code() != "weak_password" {
+		t.Fatalf("7 characters with minimum 8 = %d %s, want weak_password", r.Status, r.Body)
+	}
+}
+
+func TestRegister_Emails(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	r := register(t, s, "  Bob@Example.COM ", apitest.Password)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("register = %d %s", r.Status, r.Body)
+	}
+	var out struct {
+		User struct{ ID, Email, Role, CreatedAt string } `json:"user"`
+	}
+	r.JSON(t, &out)
+	if out.User.Email != "bob@example.com" || out.User.Role != "user" {
+		t.Fatalf("user = %+v, want email trimmed and lower-cased, role user", out.User)
+	}
+	if r := register(t, s, "BOB@example.com", apitest.Password); r.Status != http.StatusConflict || r.Code() != "email_taken" {
+		t.Fatalf("same email again = %d %s, want 409 email_taken", r.Status, r.Body)
+	}
+	for _, bad := range []string{"bob", "bob@", "@example.com", "Bob <bob@example.com>", strings.Repeat("a", 250) + "@example.com", "a b@example.com"} {
+		if r := register(t, s, bad, apitest.Password); r.Code() != "invalid_request" {
+			t.Errorf("register(%q) = %d %s, want invalid_request", bad, r.Status, r.Body)
+		}
+	}
+	if r := login(t, s, " BOB@EXAMPLE.com", apitest.Password); r.Status != http.StatusOK {
+		t.Fatalf("login with another case = %d %s, want 200", r.Status, r.Body)
+	}
+}
+
+func TestRegister_SignupDisabled(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: map[string]string{"AUTHD_SIGNUP_ENABLED": "false"}})
+	if r := register(t, s, "closed@example.com", apitest.Password); r.Status != http.StatusForbidden || r.Code() != "signup_disabled" {
+		t.Fatalf("register with sign-up off = %d %s, want 403 signup_disabled", r.Status, r.Body)
+	}
+}
+
+// AUTH-03: the password is verified exactly as received.
+func TestLogin_PasswordExactlyAsTyped(t *testing.T) {
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
+		const pw = "Correct Horse battery staple 42"
+		s.Register(t, "exact@example.com", pw)
+		for _, wrong := range []string{strings.ToUpper(pw), pw + " ", " " + pw, strings.ToLower(pw), pw[:len(pw)-1]} {
+			if r := login(t, s, "exact@example.com", wrong); r.Status != http.StatusUnauthorized || r.Code() != "invalid_credentials" {
+				t.Fatalf("login(%q) = %d %s, want 401 invalid_credentials", wrong, r.Status, r.Body)
+			}
+		}
+		if r := login(t, s, "exact@example.com", pw); r.Status != http.StatusOK {
+			t.Fatalf("login(exact) = %d %s, want 200", r.Status, r.Body)
+		}
+	})
+}
+
+// AUTH-07 and AUTH-08: an unknown email looks and takes like a wrong
+// password. The timing part uses a real cost and interleaves the samples.
+func TestLogin_NoEnumerationTiming(t *testing.T) {
+	if testdb.RaceEnabled {
+		t.Skip("timing comparison skipped under the race detector (CI runs it without -race)")
+	}
+	for _, cost := range []string{"10", "11"} {
+		t.Run("cost "+cost, func(t *testing.T) {
+			s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: map[string]string{"AUTHD_BCRYPT_COST": cost}})
+			s.Register(t, "known@example.com", apitest.Password)
+			var known, unknown []time.Duration
+			var first [2]*apitest.Response
+			for i := 0; i < 12; i++ {
+				for j, email := range []string{"known@example.com", "nobody@example.com"} {
+					start := time.Now()
+					r := login(t, s, email, "wrong password entirely 99")
+					d := time.Since(start)
+					if j == 0 {
+						known = append(known, d)
+					} else {
+						unknown = append(unknown, d)
+					}
+					if first[j] == nil {
+						first[j] = r
+					}
+				}
+			}
+			a, b := first[0], first[1]
+			if a.Status != 401 || b.Status != 401 || string(a.Body) != string(b.Body) {
+				t.Fatalf("answers differ: %d %s vs %d %s", a.Status, a.Body, b.Status, b.Body)
+			}
+			for _, h := range []string{"Content-Type", "Cache-Control", "Content-Length"} {
+				if a.Header.Get(h) != b.Header.Get(h) {
+					t.Errorf("header %s differs: %q vs %q", h, a.Header.Get(h), b.Header.Get(h))
+				}
+			}
+			mk, mu := median(known), median(unknown)
+			if ratio := float64(mu) / float64(mk); ratio < 0.8 || ratio > 1.25 {
+				t.Fatalf("median unknown-email login %v vs wrong-password %v (ratio %.2f), want within ±20%%", mu, mk, ratio)
+			}
+		})
+	}
+}
+
+// randomCJK returns n random 3-byte characters.
+func randomCJK(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteRune(rune(0x4E00 + rand.IntN(0x5000)))
+	}
+	return b.String()
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// AUTH-09: a hash below the configured cost is upgraded on login.
+func TestLogin_RehashesLowerCost(t *testing.T) {
+	apitest.Each(t, apitest.Options{Env: map[string]string{"AUTHD_BCRYPT_COST": "5"}}, func(t *testing.T, s *apitest.Server) {
+		s.Register(t, "old@example.com", apitest.Password)
+		old, err := bcrypt.GenerateFromPassword([]byte(apitest.Password), 4)
+		testdb.Must(t, err)
+		testdb.Must(t, s.App.DB().Exec(`UPDATE users SET password_hash = ? WHERE email = ?`, string(old), "old@example.com").Error)
+		if r := login(t, s, "old@example.com", apitest.Password); r.Status != 200 {
+			t.Fatalf("login = %d %s", r.Status, r.Body)
+		}
+		var hash string
+		testdb.Must(t, s.App.DB().Raw(`SELECT password_hash FROM users WHERE email = ?`, "old@example.com").Scan(&hash).Error)
+		if !strings.HasPrefix(hash, "$2a$05$") {
+			t.Fatalf("stored hash after login starts %q, want $2a$05$ (re-hashed at the configured cost)", hash[:7])
+		}
+		if r := login(t, s, "old@example.com", apitest.Password); r.Status != 200 {
+			t.Fatalf("login after re-hash = %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// AUTH-10: salted hashes, no plaintext anywhere.
+func TestRegister_SaltedHashes(t *testing.T) {
+	s := apitest.New(t, apitest.Options{})
+	s.Register(t, "salt1@example.com", apitest.Password)
+	s.Register(t, "salt2@example.com", apitest.Password)
+	n := testdb.Count(t, s.App.DB(), `SELECT count(DISTINCT password_hash) FROM users`)
+	if n != 2 {
+		t.Fatalf("two users with one password have %d distinct hashes, want 2", n)
+	}
+	if n := testdb.Count(t, s.App.DB(), `SELECT count(*) FROM users WHERE password_hash LIKE ?`, "%"+apitest.Password+"%"); n != 0 {
+		t.Fatal("a plaintext password is stored")
+	}
+}
+
+func TestMe(t *testing.T) {
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
+		email, tok := s.NewUser(t, "me")
+		r := s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(tok.AccessToken))
+		m := r.Map(t)
+		if r.Status != 200 || m["email"] != email || m["session_id"] != tok.SessionID || m["role"] != "user" || m["id"] != tok.User.ID {
+			t.Fatalf("/v1/me = %d %s", r.Status, r.Body)
+		}
+		if r := s.Do(t, "GET", "/v1/me", nil); r.Code() != "invalid_token" {
+			t.Fatalf("/v1/me without a token = %s, want invalid_token", r.Body)
+		}
+		// JWT-08: the token of a deleted user stops working.
+		testdb.Must(t, s.App.DB().Exec(`DELETE FROM users WHERE id = ?`, tok.User.ID).Error)
+		if r := s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(tok.AccessToken)); r.Status != 401 {
+			t.Fatalf("/v1/me of a deleted user = %d %s, want 401", r.Status, r.Body)
+		}
+	})
+}
+
+// AUTH-06, AUTH-13, SESS-07: changing the password.
+func TestChangePassword(t *testing.T) {
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
+		email, a := s.NewUser(t, "change")
+		b := s.Login(t, email, apitest.Password)
+		change := func(tok, current, next string) *apitest.Response {
+			return s.Do(t, "POST", "/v1/me/password", map[string]string{"current_password": current, "new_password": next}, apitest.Bearer(tok))
+		}
+		var before string
+		testdb.Must(t, s.App.DB().Raw(`SELECT password_hash FROM users WHERE email = ?`, email).Scan(&before).Error)
+
+		// A refreshed (not fresh) token cannot change the password.
+		refreshed := s.MustRefresh(t, a.RefreshToken)
+		if r := change(refreshed.AccessToken, apitest.Password, "a brand new passphrase 7"); r.Code() != "fresh_token_required" {
+			t.Fatalf("change with a refreshed token = %d %s, want fresh_token_required", r.Status, r.Body)
+		}
+		if r := change(b.AccessToken, "not my password at all", "a brand new passphrase 7"); r.Code() != "invalid_credentials" {
+			t.Fatalf("change with a wrong current password = %d %s, want invalid_credentials", r.Status, r.Body)
+		}
+		if r := s.Do(t, "POST", "/v1/me/password", map[string]string{"new_password": "a brand new passphrase 7"}, apitest.Bearer(b.AccessToken)); r.Code() != "invalid_request" {
+			t.Fatalf("change without current_password = %d %s, want invalid_request", r.Status, r.Body)
+		}
+		if r := change(b.AccessToken, apitest.Password, "password123"); r.Code() != "weak_password" {
+			t.Fatalf("change to a common password = %s, want weak_password", r.Body)
+		}
+		if r := change(b.AccessToken, apitest.Password, strings.Repeat("€", 25)); r.Code() != "password_too_long" {
+			t.Fatalf("change to 75 bytes = %s, want password_too_long", r.Body)
+		}
+		var after string
+		testdb.Must(t, s.App.DB().Raw(`SELECT password_hash FROM users WHERE email = ?`, email).Scan(&after).Error)
+		if after != before {
+			t.Fatal("the stored hash changed after refused changes")
+		}
+
+		// Re-authentication makes a fresh token for the same session.
+		r := s.Do(t, "POST", "/v1/auth/reauthenticate", map[string]string{"password": apitest.Password}, apitest.Bearer(refreshed.AccessToken))
+		if r.Status != 200 {
+			t.Fatalf("reauthenticate = %d %s", r.Status, r.Body)
+		}
+		fresh := r.Map(t)["access_token"].(string)
+		if r := s.Do(t, "POST", "/v1/auth/reauthenticate", map[string]string{"password": "wrong wrong wrong 1"}, apitest.Bearer(refreshed.AccessToken)); r.Code() != "invalid_credentials" {
+			t.Fatalf("reauthenticate with a wrong password = %s, want invalid_credentials", r.Body)
+		}
+		if r := change(fresh, apitest.Password, "a brand new passphrase 7"); r.Status != http.StatusNoContent {
+			t.Fatalf("change with a fresh token = %d %s, want 204", r.Status, r.Body)
+		}
+		// Device A (the caller) continues; device B is signed out.
+		if r := s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(fresh)); r.Status != 200 {
+			t.Fatalf("the changing device after the change = %d %s, want 200", r.Status, r.Body)
+		}
+		if r := s.Refresh(t, b.RefreshToken); r.Code() != "session_revoked" {
+			t.Fatalf("other device's refresh = %s, want session_revoked", r.Body)
+		}
+		if r := s.Do(t, "GET", "/v1/me", nil, apitest.Bearer(b.AccessToken)); r.Code() != "session_revoked" {
+			t.Fatalf("other device's access token = %s, want session_revoked", r.Body)
+		}
+		if n := testdb.Count(t, s.App.DB(), `SELECT count(*) FROM security_events WHERE reason = 'password_changed' AND session_id = ?`, b.SessionID); n != 1 {
+			t.Fatalf("password_changed revocation events for device B = %d, want 1", n)
+		}
+		if n := testdb.Count(t, s.App.DB(), `SELECT count(*) FROM security_events WHERE type = 'password_changed' AND user_id = ?`, a.User.ID); n != 1 {
+			t.Fatalf("password_changed events = %d, want 1 (AUTH-15)", n)
+		}
+		if r := login(t, s, email, "a brand new passphrase 7"); r.Status != 200 {
+			t.Fatalf("login with the new password = %d", r.Status)
+		}
+		if r := login(t, s, email, apitest.Password); r.Status != 401 {
+			t.Fatalf("login with the old password = %d, want 401", r.Status)
+		}
+	})
+}
+
+// Each login starts a new session (SESS-02).
+func TestLogin_NewSessionEachTime(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	email, a := s.NewUser(t, "twice")
+	b := s.Login(t, email, apitest.Password)
+	if a.SessionID == b.SessionID || a.RefreshToken == b.RefreshToken {
+		t.Fatal("two logins share a session or a token")
+	}
+}

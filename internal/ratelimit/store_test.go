@@ -1,0 +1,206 @@
+package ratelimit_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/ulule/limiter/v3"
+
+	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/ratelimit"
+	"github.com/authd/authd/internal/ratelimit/redistest"
+)
+
+// syncBuffer is a log sink safe for the probe goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), sub)
+}
+
+const (
+	downLine = "Redis does not answer"
+	upLine   = "Redis answers again"
+)
+
+func newStore(t *testing.T, url, prefix string, logs *syncBuffer) *ratelimit.Store {
+	t.Helper()
+	var client ratelimit.Client
+	if url != "" {
+		c, err := ratelimit.Dial(url, 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		client = c
+	}
+	s := ratelimit.New(client, ratelimit.Options{Prefix: prefix, Timeout: 50 * time.Millisecond,
+		ProbeInterval: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(logs, nil))})
+	t.Cleanup(s.Close)
+	return s
+}
+
+// hit counts one request for key and fails t when the store took longer
+// than a bounded limiter call may.
+func hit(t *testing.T, s *ratelimit.Store, key string, rate limiter.Rate) limiter.Context {
+	t.Helper()
+	start := time.Now()
+	lc, err := s.Get(t.Context(), key, rate)
+	if err != nil {
+		t.Fatalf("Get(%s) error = %v, want the store never to fail", key, err)
+	}
+	if d := time.Since(start); d > 300*time.Millisecond {
+		t.Fatalf("Get(%s) took %s, want at most the store timeout plus slack", key, d)
+	}
+	return lc
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStore_RedisOutage(t *testing.T) {
+	redis := redistest.Start(t)
+	prefix := fmt.Sprintf("test:%d", time.Now().UnixNano())
+	logs := &syncBuffer{}
+	s := newStore(t, redis.URL(), prefix, logs)
+	rate := limiter.Rate{Formatted: "5-M", Limit: 5, Period: time.Minute}
+
+	for i := 1; i <= 3; i++ {
+		if lc := hit(t, s, "k", rate); lc.Reached || lc.Remaining != int64(5-i) {
+			t.Fatalf("hit %d = %+v, want remaining %d", i, lc, 5-i)
+		}
+	}
+	if keys := redis.Keys(prefix + ":*"); len(keys) != 1 {
+		t.Fatalf("Redis keys under %s = %v, want the one counter", prefix, keys)
+	}
+
+	t.Run("dead Redis falls back with the instance's own count", func(t *testing.T) {
+		before := testutil.ToFloat64(metrics.RateLimitFallback)
+		redis.Kill()
+		// The in-process store counted the three hits too: the fallback
+		// goes on from there and does not hand out a fresh budget.
+		if lc := hit(t, s, "k", rate); lc.Reached || lc.Remaining != 1 {
+			t.Fatalf("first hit without Redis = %+v, want remaining 1 from the local count", lc)
+		}
+		if !s.Degraded() {
+			t.Fatal("Degraded() = false after Redis died")
+		}
+		hit(t, s, "k", rate)
+		if lc := hit(t, s, "k", rate); !lc.Reached {
+			t.Fatalf("sixth hit without Redis = %+v, want the limit to hold per instance", lc)
+		}
+		if got := testutil.ToFloat64(metrics.RateLimitFallback) - before; got < 3 {
+			t.Errorf("authd_ratelimit_store_fallback_total grew by %v, want at least 3", got)
+		}
+		if got := logs.count(downLine); got != 1 {
+			t.Errorf("log lines %q = %d, want exactly one per state change", downLine, got)
+		}
+	})
+
+	t.Run("restarted Redis is used again", func(t *testing.T) {
+		redis.Restart()
+		waitFor(t, "the store uses Redis again", func() bool { return !s.Degraded() })
+		if got := logs.count(upLine); got != 1 {
+			t.Errorf("log lines %q = %d, want 1", upLine, got)
+		}
+		// The restarted Redis lost its data (no persistence): counting
+		// starts again there, and the counter is visible in it.
+		if lc := hit(t, s, "k", rate); lc.Reached || lc.Remaining != 4 {
+			t.Fatalf("hit after restart = %+v, want a fresh Redis counter (remaining 4)", lc)
+		}
+		if keys := redis.Keys(prefix + ":*"); len(keys) != 1 {
+			t.Fatalf("Redis keys after restart = %v, want the counter back in Redis", keys)
+		}
+	})
+
+	t.Run("hung Redis falls back within the timeout", func(t *testing.T) {
+		redis.Stop()
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				hit(t, s, "k", rate)
+			}()
+		}
+		wg.Wait()
+		if !s.Degraded() {
+			t.Fatal("Degraded() = false while Redis is stopped")
+		}
+		if lc := hit(t, s, "k", rate); !lc.Reached {
+			t.Fatalf("hit while Redis hangs = %+v, want the local limit to hold", lc)
+		}
+		if got := logs.count(downLine); got != 2 {
+			t.Errorf("log lines %q = %d, want 2 (one per outage)", downLine, got)
+		}
+		redis.Continue()
+		waitFor(t, "the store uses Redis again after SIGCONT", func() bool { return !s.Degraded() })
+		// Redis kept its counter through the hang: one hit (from the
+		// restart subtest) plus whatever of the eight reached it before
+		// the timeout, plus this one.
+		lc := hit(t, s, "k", rate)
+		if lc.Remaining > 3 {
+			t.Fatalf("hit after SIGCONT = %+v, want the Redis counter kept through the hang", lc)
+		}
+	})
+}
+
+func TestStore_RedisDownAtStart(t *testing.T) {
+	redis := redistest.Start(t)
+	redis.Kill()
+	logs := &syncBuffer{}
+	s := newStore(t, redis.URL(), fmt.Sprintf("test:%d", time.Now().UnixNano()), logs)
+	if !s.Degraded() {
+		t.Fatal("Degraded() = false with Redis down at start")
+	}
+	rate := limiter.Rate{Formatted: "2-M", Limit: 2, Period: time.Minute}
+	hit(t, s, "k", rate)
+	hit(t, s, "k", rate)
+	if lc := hit(t, s, "k", rate); !lc.Reached {
+		t.Fatalf("third hit = %+v, want the in-process limit (never none)", lc)
+	}
+	redis.Restart()
+	waitFor(t, "the store loads its scripts into the late Redis", func() bool { return !s.Degraded() })
+	if lc := hit(t, s, "k", rate); lc.Reached || lc.Remaining != 1 {
+		t.Fatalf("hit once Redis is up = %+v, want the Redis counter", lc)
+	}
+}
+
+func TestStore_WithoutRedis(t *testing.T) {
+	s := newStore(t, "", "", &syncBuffer{})
+	rate := limiter.Rate{Formatted: "1-S", Limit: 1, Period: time.Second}
+	if lc := hit(t, s, "k", rate); lc.Reached {
+		t.Fatalf("first hit = %+v, want allowed", lc)
+	}
+	if lc := hit(t, s, "k", rate); !lc.Reached {
+		t.Fatalf("second hit = %+v, want limited", lc)
+	}
+	if s.Degraded() {
+		t.Error("Degraded() = true without Redis configured; the in-process store is the plan, not a fallback")
+	}
+}

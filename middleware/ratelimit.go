@@ -1,0 +1,226 @@
+package middleware
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net/netip"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ulule/limiter/v3"
+
+	"github.com/authd/authd/internal/device"
+	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/services"
+)
+
+// RateLimitRecorder records a rate_limited security event
+// (*services.RateLimitEvents).
+type RateLimitRecorder interface {
+	RecordRateLimited(ctx context.Context, l services.RateLimited) error
+}
+
+// RateLimits applies authd's rate limits with ulule/limiter: per client
+// address on login, refresh and register, and per account on login and
+// re-authentication. It does not use ulule's gin middleware, whose default
+// error handler panics on a store error (F7); the store it gets is expected
+// to fall back rather than fail (internal/ratelimit.Store), and a store
+// error that still arrives is a 503, never a 500 and never a pass.
+//
+// Counter keys hold no raw email or address: each is a keyed hash, so a
+// look at Redis tells nothing about who tried what.
+type RateLimits struct {
+	store  limiter.Store
+	secret []byte
+	events RateLimitRecorder
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewRateLimits returns a RateLimits on store. secret keys the hashes of
+// addresses and emails in counter keys; it must be the same on every
+// instance that shares the store. events (may be nil) receives one
+// rate_limited event per key and window.
+func NewRateLimits(store limiter.Store, secret []byte, events RateLimitRecorder, log *slog.Logger) *RateLimits {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Derive a key of its own so the hashes say nothing about the secret's
+	// other uses.
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("authd rate-limit keys v1"))
+	return &RateLimits{store: store, secret: m.Sum(nil), events: events, log: log, now: time.Now}
+}
+
+// rateLimitKey holds the tightest limit already reported on this request, so
+// that a later, looser check does not overwrite the headers.
+const rateLimitKey = "authd.ratelimit"
+
+// PerAddress returns middleware that spends one unit of the budget named
+// name (e.g. "login_ip") for the client address, before anything else of the
+// request runs, and answers 429 rate_limited once any of rates is spent.
+// The address is gin's ClientIP: the TCP peer unless that peer is a trusted
+// proxy (F6). IPv6 clients are counted per /64, since one host usually owns
+// a whole /64 and could otherwise rotate through it.
+func (l *RateLimits) PerAddress(name string, rates []limiter.Rate) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := l.hash("address", rateAddress(c.ClientIP()))
+		err := l.check(c, name, id, rates, services.RateLimited{})
+		if err != nil {
+			_ = c.Error(err)
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+// PerAccount returns the check of the per-account budget named name for an
+// email, for the login and re-authentication handlers to call before any
+// bcrypt work. It counts every email, whether or not an account has it, and
+// answers the same for both (RL-03): an unknown email must not be told apart
+// by its 429.
+func (l *RateLimits) PerAccount(name string, rates []limiter.Rate) func(c *gin.Context, email string) error {
+	return func(c *gin.Context, email string) error {
+		normalized, err := services.NormalizeEmail(email)
+		if err != nil {
+			normalized = strings.ToLower(strings.TrimSpace(email))
+		}
+		hash := l.hash("account", normalized)
+		ev := services.RateLimited{EmailHash: hash[:16]}
+		if err == nil {
+			ev.Email = normalized
+		}
+		return l.check(c, name, hash, rates, ev)
+	}
+}
+
+// errRateLimited has one fixed detail, so limited answers cannot differ
+// between accounts.
+var errRateLimited = services.Errorf(services.CodeRateLimited, "Too many attempts; wait for the time given in Retry-After.")
+
+var errLimiterStore = services.Errorf(services.CodeUnavailable, "The rate limiter is unavailable; try again shortly.")
+
+// check spends one unit of every rate for id and sets the rate-limit headers
+// from the tightest one. It returns errRateLimited when any rate is spent.
+func (l *RateLimits) check(c *gin.Context, name, id string, rates []limiter.Rate, ev services.RateLimited) error {
+	ctx := c.Request.Context()
+	var (
+		tight     limiter.Context
+		tightRate limiter.Rate
+	)
+	for i, rate := range rates {
+		lc, err := l.store.Get(ctx, name+":"+rate.Formatted+":"+id, rate)
+		if err != nil {
+			l.log.Error("rate limiter store failed", slog.String("limit", name), slog.String("error", err.Error()))
+			return errLimiterStore
+		}
+		if i == 0 || tighter(lc, tight) {
+			tight, tightRate = lc, rate
+		}
+	}
+	if len(rates) == 0 {
+		return nil
+	}
+	l.setHeaders(c, tight)
+	if !tight.Reached {
+		return nil
+	}
+	// Reset is in whole seconds, rounded down: one more second keeps a
+	// client that obeys Retry-After from coming back a moment too early.
+	retry := tight.Reset - l.now().Unix() + 1
+	if retry < 1 {
+		retry = 1
+	}
+	c.Header("Retry-After", strconv.FormatInt(retry, 10))
+	endpoint := path.Base(c.FullPath())
+	metrics.RateLimited.WithLabelValues(endpoint).Inc()
+	l.recordOnce(c, name, id, tightRate, time.Duration(retry)*time.Second, endpoint, ev)
+	return errRateLimited
+}
+
+// tighter reports whether a binds harder than b: spent before unspent; among
+// spent ones the one that lasts longer; otherwise the fewer remaining.
+func tighter(a, b limiter.Context) bool {
+	switch {
+	case a.Reached != b.Reached:
+		return a.Reached
+	case a.Reached:
+		return a.Reset > b.Reset
+	case a.Remaining != b.Remaining:
+		return a.Remaining < b.Remaining
+	default:
+		return a.Reset > b.Reset
+	}
+}
+
+// setHeaders reports lc unless an earlier check of this request reported a
+// tighter limit.
+func (l *RateLimits) setHeaders(c *gin.Context, lc limiter.Context) {
+	if prev, ok := c.Get(rateLimitKey); ok {
+		if p, ok := prev.(limiter.Context); ok && !tighter(lc, p) {
+			return
+		}
+	}
+	c.Set(rateLimitKey, lc)
+	h := c.Writer.Header()
+	h.Set("X-RateLimit-Limit", strconv.FormatInt(lc.Limit, 10))
+	h.Set("X-RateLimit-Remaining", strconv.FormatInt(lc.Remaining, 10))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(lc.Reset, 10))
+}
+
+// recordOnce records a rate_limited event for the first limited request of
+// a key in its window: a one-unit budget in the same store, lasting until
+// the limit resets, decides which request that is, so with Redis it is one
+// event across all instances however many requests are refused (RL-06).
+func (l *RateLimits) recordOnce(c *gin.Context, name, id string, rate limiter.Rate, window time.Duration, endpoint string, ev services.RateLimited) {
+	if l.events == nil {
+		return
+	}
+	ctx := c.Request.Context()
+	once := limiter.Rate{Formatted: "1-event", Limit: 1, Period: window}
+	lc, err := l.store.Get(ctx, "event:"+name+":"+id, once)
+	if err != nil || lc.Reached {
+		return
+	}
+	ev.Limit, ev.Endpoint, ev.Rate = name, endpoint, rate.Formatted
+	ev.Meta = services.Meta{
+		IPPrefix:  device.PrefixString(c.ClientIP()),
+		UserAgent: device.CleanUserAgent(c.GetHeader("User-Agent")),
+	}
+	if err := l.events.RecordRateLimited(ctx, ev); err != nil {
+		// The 429 stands; only its record is lost.
+		l.log.Warn("record rate_limited event", slog.String("limit", name), slog.String("error", err.Error()))
+	}
+}
+
+// hash is the keyed hash of a counter's subject, in hex.
+func (l *RateLimits) hash(kind, subject string) string {
+	m := hmac.New(sha256.New, l.secret)
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(subject))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// rateAddress is the unit an address is counted in: the address for IPv4,
+// its /64 for IPv6.
+func rateAddress(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is6() {
+		if p, err := addr.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return addr.String()
+}
