@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
@@ -34,6 +35,11 @@ type Services struct {
 	Ping func(context.Context) error
 	// Draining turns /readyz to 503 during shutdown.
 	Draining *atomic.Bool
+	// Admin serves /v1/admin.
+	Admin *services.Admin
+	// Metrics, when set, is served at /metrics (nil when the metrics have
+	// an address of their own, AUTHD_METRICS_ADDR).
+	Metrics http.Handler
 }
 
 // Options are the HTTP-level settings.
@@ -68,4 +74,41 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	me := v1.Group("/me", chain(mw.Authenticate)...)
 	me.GET("", getMe(svc.Accounts))
 	me.POST("/password", changePassword(svc.Accounts))
+
+	// OAuth 2.0 for standard client libraries: the same services and
+	// refresh rate limit as /v1/auth/refresh, RFC 6749 §5.2 errors.
+	oauth := r.Group("/oauth", oauthResponses)
+	oauth.POST("/token", chain(mw.LimitRefresh, oauthToken(svc.Sessions))...)
+	oauth.POST("/revoke", oauthRevoke(svc.Sessions, svc.Tokens))
+
+	r.GET("/openapi.yaml", openAPI)
+	if svc.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(svc.Metrics))
+	}
+	// Not chain(): a missing Authenticate or RequireAdmin must fail
+	// closed, never leave the admin routes open.
+	admin := v1.Group("/admin", mw.Authenticate, mw.RequireAdmin)
+	admin.GET("/users", listAdminUsers(svc.Admin))
+	admin.GET("/users/:id/sessions", listAdminUserSessions(svc.Admin))
+	admin.DELETE("/users/:id/sessions", revokeAdminUserSessions(svc.Admin))
+	admin.DELETE("/sessions/:id", revokeAdminSession(svc.Admin))
+	admin.GET("/security-events", listSecurityEvents(svc.Admin))
+	registerSessions(v1, svc, mw)
+
+	// The browser pages (/account, /admin/security) and their assets.
+	registerPages(r)
+}
+
+// registerSessions adds the devices page of the signed-in user (API.md
+// "Sessions (devices)").
+func registerSessions(v1 *gin.RouterGroup, svc Services, mw Middleware) {
+	var chain []gin.HandlerFunc
+	if mw.Authenticate != nil {
+		chain = append(chain, mw.Authenticate)
+	}
+	s := v1.Group("/sessions", chain...)
+	s.GET("", listSessions(svc.Sessions))
+	s.DELETE("", revokeSessions(svc.Sessions))
+	s.PATCH("/:id", renameSession(svc.Sessions))
+	s.DELETE("/:id", revokeSession(svc.Sessions))
 }

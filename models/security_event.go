@@ -72,6 +72,46 @@ type EventFilter struct {
 // (created_at, id), so pages neither repeat nor skip rows while new events
 // arrive.
 func ListSecurityEvents(ctx context.Context, tx *gorm.DB, f EventFilter) ([]SecurityEvent, error) {
+	var out []SecurityEvent
+	if err := securityEventsQuery(ctx, tx, f).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list security events: %w", translate(err))
+	}
+	return out, nil
+}
+
+// EachSecurityEvent calls fn for every event ListSecurityEvents would
+// return, one row at a time as the database sends them, so that an export
+// never holds the whole result in memory. An error from fn stops the walk
+// and is returned.
+func EachSecurityEvent(ctx context.Context, tx *gorm.DB, f EventFilter, fn func(*SecurityEvent) error) error {
+	q := securityEventsQuery(ctx, tx, f)
+	rows, err := q.Rows()
+	if err != nil {
+		return fmt.Errorf("list security events: %w", translate(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ev SecurityEvent
+		if err := q.ScanRows(rows, &ev); err != nil {
+			return fmt.Errorf("scan security event: %w", translate(err))
+		}
+		if err := fn(&ev); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list security events: %w", translate(err))
+	}
+	return nil
+}
+
+// SecurityEventsQuery returns the statement ListSecurityEvents runs (for
+// EXPLAIN in tests).
+func SecurityEventsQuery(ctx context.Context, tx *gorm.DB, f EventFilter) *gorm.DB {
+	return securityEventsQuery(ctx, tx, f)
+}
+
+func securityEventsQuery(ctx context.Context, tx *gorm.DB, f EventFilter) *gorm.DB {
 	q := tx.WithContext(ctx).Model(&SecurityEvent{})
 	if f.Type != "" {
 		q = q.Where("type = ?", f.Type)
@@ -92,14 +132,14 @@ func ListSecurityEvents(ctx context.Context, tx *gorm.DB, f EventFilter) ([]Secu
 		q = q.Where("created_at < ?", f.Until)
 	}
 	if !f.BeforeTime.IsZero() {
-		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", f.BeforeTime, f.BeforeTime, f.BeforeID)
+		// A row-value comparison (PostgreSQL, SQLite 3.15+) rather than
+		// "a < x OR (a = x AND b < y)": PostgreSQL uses it as an index
+		// condition on the (…, created_at DESC, id DESC) indexes, so a deep
+		// page costs the same as the first one.
+		q = q.Where("(created_at, id) < (?, ?)", f.BeforeTime, f.BeforeID)
 	}
 	if f.Limit > 0 {
 		q = q.Limit(f.Limit)
 	}
-	var out []SecurityEvent
-	if err := q.Order("created_at DESC, id DESC").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list security events: %w", translate(err))
-	}
-	return out, nil
+	return q.Order("created_at DESC, id DESC")
 }

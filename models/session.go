@@ -175,6 +175,8 @@ func LockUser(ctx context.Context, tx *gorm.DB, userID uuid.UUID) error {
 	if tx.Dialector.Name() != "postgres" {
 		return nil
 	}
+	// Exec, not Scan: the lock is all that is wanted, and GORM cannot scan
+	// a single column into a uuid.UUID (a [16]byte).
 	err := tx.WithContext(ctx).Exec("SELECT id FROM users WHERE id = ? FOR UPDATE", userID).Error
 	if err != nil {
 		return fmt.Errorf("lock user: %w", translate(err))

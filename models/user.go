@@ -69,7 +69,8 @@ func UpdatePasswordHash(ctx context.Context, tx *gorm.DB, id uuid.UUID, hash str
 func ListUsers(ctx context.Context, tx *gorm.DB, emailContains, after string, limit int) ([]User, error) {
 	q := tx.WithContext(ctx).Order("email").Limit(limit)
 	if emailContains != "" {
-		q = q.Where("email LIKE ?", "%"+escapeLike(emailContains)+"%")
+		// ESCAPE is explicit: SQLite has no default escape character.
+		q = q.Where(`email LIKE ? ESCAPE '\'`, "%"+escapeLike(emailContains)+"%")
 	}
 	if after != "" {
 		q = q.Where("email > ?", after)

@@ -150,7 +150,8 @@ var errInvalidCredentials = &Error{Code: CodeInvalidCredentials, Detail: "The em
 // and both record a login_failed event. A correct password stored at a
 // lower cost than configured is re-hashed. Returns CodeOverloaded when no
 // hashing slot frees up in time.
-func (a *Accounts) Authenticate(ctx context.Context, rawEmail, pw string, meta Meta) (*models.User, error) {
+func (a *Accounts) Authenticate(ctx context.Context, rawEmail, pw string, meta Meta) (_ *models.User, err error) {
+	defer func() { countLogin(err) }()
 	email, emailErr := NormalizeEmail(rawEmail)
 	var u *models.User
 	if emailErr == nil {

@@ -78,6 +78,19 @@ func ErrorDetail(err error) string {
 }
 
 // IsTransient reports whether err is a passing database failure (down,
-// restarting, timed out, lock not available): such errors become 503
-// unavailable with Retry-After, never 500.
-func IsTransient(err error) bool { return models.IsTransient(err) }
+// restarting, timed out, lock not available) or a failed write of the
+// security log: such errors become 503 unavailable with Retry-After, never
+// 500.
+func IsTransient(err error) bool {
+	var inf *infraError
+	return errors.As(err, &inf) || models.IsTransient(err)
+}
+
+// infraError marks a failure of the infrastructure under a service (the
+// security log could not be written) that is not a driver error
+// models.IsTransient knows. The change it belonged to rolled back, so the
+// client may retry: 503, not 500. The cause is kept for the server log.
+type infraError struct{ err error }
+
+func (e *infraError) Error() string { return e.err.Error() }
+func (e *infraError) Unwrap() error { return e.err }

@@ -36,7 +36,10 @@ func (e *Events) Record(ctx context.Context, tx *gorm.DB, ev *models.SecurityEve
 		ev.CreatedAt = e.now()
 	}
 	if err := models.InsertSecurityEvent(ctx, tx, ev); err != nil {
-		return err
+		// Without its event a change must not happen (the caller's
+		// transaction rolls back), and the client may retry: an
+		// infrastructure failure, 503.
+		return &infraError{err: err}
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()

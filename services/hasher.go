@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authd/authd/internal/metrics"
 )
 
 // Hasher runs bcrypt with bounded concurrency. bcrypt is the most expensive
@@ -73,6 +75,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	}
 	defer release()
 	h.Runs.Add(1)
+	metrics.BcryptRuns.Inc()
 	b, err := bcrypt.GenerateFromPassword([]byte(password), h.cost)
 	if err != nil {
 		// ErrPasswordTooLong must never become a stored empty hash
@@ -91,6 +94,7 @@ func (h *Hasher) Compare(ctx context.Context, hash, password string) (bool, erro
 	}
 	defer release()
 	h.Runs.Add(1)
+	metrics.BcryptRuns.Inc()
 	target, known := []byte(hash), hash != ""
 	if !known {
 		target = h.dummy

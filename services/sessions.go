@@ -189,7 +189,9 @@ const (
 // revoked), CodeTokenExpired, CodeRefreshTokenReused (the family is revoked,
 // and that revocation is committed although the call fails) or
 // CodeSessionRevoked.
-func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenPair, error) {
+func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenPair, err error) {
+	var kind outcome
+	defer func() { countRefresh(kind, err) }()
 	tok, ok := parseRefreshToken(raw)
 	if !ok {
 		return TokenPair{}, errRefreshInvalid
@@ -200,7 +202,6 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenPai
 		return TokenPair{}, err
 	}
 	var (
-		kind  outcome
 		head  *models.SessionHead
 		child *models.RefreshToken
 		old   *models.RefreshToken

@@ -20,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/authd/authd/handlers"
+	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/middleware"
 	"github.com/authd/authd/models"
@@ -37,6 +38,7 @@ type App struct {
 	db       *models.DB
 	engine   *gin.Engine
 	revoked  *services.Revocations
+	feed     *services.RevocationFeed
 	sessions *services.Sessions
 	accounts *services.Accounts
 	tokens   *services.Tokens
@@ -47,6 +49,11 @@ type App struct {
 	limits     *ratelimit.Store
 	rateKey    []byte
 	rateEvents *services.RateLimitEvents
+	admin      *services.Admin
+	retention  *services.Retention
+	// metricsAddr is the bound address of the metrics listener
+	// (AUTHD_METRICS_ADDR), once Run has bound it.
+	metricsAddr atomic.Value
 }
 
 // OpenDB opens the configured database without migrating it.
@@ -83,6 +90,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 	}
 	a.db = db
 	a.closers = append(a.closers, func() { db.Close() })
+	a.closers = append(a.closers, metrics.TrackDB(db.SQL()))
 	if err := db.Migrate(ctx); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -111,9 +119,15 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 		return nil, err
 	}
 	events := services.NewEvents(clock)
+	events.Observe(services.CountEvent)
+	events.Observe(services.LogEvent(a.log))
 	a.sessions = services.NewSessions(db.DB, services.SessionConfig{
 		RefreshTTL: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge, ReuseGrace: cfg.ReuseGrace, MaxSessions: cfg.MaxSessions,
 	}, a.tokens, events, a.revoked, key, clock)
+	if err := a.startRevocationFeed(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.accounts = services.NewAccounts(db.DB, services.AccountConfig{
 		MinPasswordLength: cfg.PasswordMinLength, SignupEnabled: cfg.SignupEnabled,
 	}, a.hasher, events, a.sessions, clock)
@@ -122,6 +136,11 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 		a.Close()
 		return nil, err
 	}
+	a.admin = services.NewAdmin(db.DB, a.sessions, clock)
+	a.retention = services.NewRetention(db.DB, services.RetentionConfig{
+		Interval: cfg.RetentionInterval, SessionRetention: cfg.SessionRetention, EventRetention: cfg.EventRetention,
+		RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
+	}, a.log, clock)
 
 	a.engine, err = a.buildEngine()
 	if err != nil {
@@ -129,6 +148,35 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 		return nil, err
 	}
 	return a, nil
+}
+
+// startRevocationFeed makes revocations reach this instance from every other
+// one within a second (PostgreSQL LISTEN/NOTIFY, stopped in Close). SQLite
+// serves one instance, which learns of its own revocations in process; there
+// only old entries need pruning.
+func (a *App) startRevocationFeed(ctx context.Context) error {
+	if !a.db.IsPostgres() {
+		pctx, cancel := context.WithCancel(context.Background())
+		go services.PruneRevocations(pctx, a.revoked, time.Minute)
+		a.closers = append(a.closers, cancel)
+		return nil
+	}
+	channel, err := services.RevocationChannel(ctx, a.db.DB)
+	if err != nil {
+		return err
+	}
+	listenURL := a.cfg.DatabaseListenURL
+	if listenURL == "" {
+		listenURL = a.cfg.DatabaseURL
+	}
+	a.feed, err = services.NewRevocationFeed(listenURL, channel, a.revoked, a.log)
+	if err != nil {
+		return err
+	}
+	a.sessions.Notify = services.NotifyRevoked(channel)
+	a.feed.Start(ctx)
+	a.closers = append(a.closers, a.feed.Stop)
+	return nil
 }
 
 func (a *App) buildEngine() (*gin.Engine, error) {
@@ -150,16 +198,21 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 	r.NoMethod(middleware.MethodNotAllowed)
 	r.Use(
 		middleware.RequestIDs(),
+		middleware.Metrics(),
 		middleware.AccessLog(a.log),
 		middleware.Recover(a.log),
 		middleware.Errors(a.log),
 		middleware.SecurityHeaders(a.cfg.TLSCertFile != ""),
 		middleware.Timeout(a.cfg.RequestTimeout),
 	)
+	if cors := middleware.CORS(a.cfg.CORSOrigins); cors != nil {
+		r.Use(cors)
+	}
 	rl := middleware.NewRateLimits(a.limits, a.rateKey, a.rateEvents, a.log)
 	handlers.Register(r, handlers.Services{
 		Accounts: a.accounts, Sessions: a.sessions, Tokens: a.tokens,
 		Ping: a.db.Ping, Draining: &a.draining,
+		Admin: a.admin, Metrics: a.publicMetrics(),
 	}, handlers.Middleware{
 		Authenticate: middleware.Authenticate(a.tokens),
 		RequireAdmin: middleware.RequireAdmin,
@@ -212,6 +265,15 @@ func (a *App) openRateLimits(ctx context.Context) error {
 // RateLimitStore returns the rate-limit store.
 func (a *App) RateLimitStore() *ratelimit.Store { return a.limits }
 
+// publicMetrics is the /metrics handler of the main address: none when the
+// metrics have an address of their own.
+func (a *App) publicMetrics() http.Handler {
+	if a.cfg.MetricsAddr != "" {
+		return nil
+	}
+	return metrics.Handler()
+}
+
 // Close releases the database and background work.
 func (a *App) Close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
@@ -258,16 +320,37 @@ func (a *App) Run(ctx context.Context, listening func(addr string)) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	addr := ln.Addr().String()
+	metricsSrv, metricsErrc, err := a.serveMetrics()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if metricsSrv != nil {
+		defer metricsSrv.Close()
+	}
 	a.log.Info("listening", slog.String("addr", addr), slog.String("config", a.cfg.String()))
 	if listening != nil {
 		listening(addr)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	background := make(chan struct{})
+	go func() {
+		defer close(background)
+		a.retention.Run(bgCtx)
+	}()
+	defer func() {
+		stopBackground()
+		<-background
+	}()
 
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-metricsErrc:
+		srv.Close()
+		return fmt.Errorf("serve metrics: %w", err)
 	case <-ctx.Done():
 	}
 	// Drain: tell the load balancer first, then stop accepting and wait for
@@ -283,12 +366,60 @@ func (a *App) Run(ctx context.Context, listening func(addr string)) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if metricsSrv != nil {
+		// Scrapes go on while the main server drains; the metrics stop last.
+		if err := metricsSrv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown metrics: %w", err)
+		}
+	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	a.log.Info("stopped")
 	return nil
 }
+
+// serveMetrics starts the metrics server on AUTHD_METRICS_ADDR, when set.
+// Its errors arrive on the returned channel (nil without the server).
+func (a *App) serveMetrics() (*http.Server, <-chan error, error) {
+	if a.cfg.MetricsAddr == "" {
+		return nil, nil, nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("AUTHD_METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	a.metricsAddr.Store(ln.Addr().String())
+	a.log.Info("metrics listening", slog.String("addr", ln.Addr().String()))
+	errc := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	return srv, errc, nil
+}
+
+// MetricsAddr returns the bound address of the metrics server
+// (AUTHD_METRICS_ADDR), or "" when there is none or Run has not bound it.
+func (a *App) MetricsAddr() string {
+	s, _ := a.metricsAddr.Load().(string)
+	return s
+}
+
+// Admin returns the admin service.
+func (a *App) Admin() *services.Admin { return a.admin }
+
+// Retention returns the retention job.
+func (a *App) Retention() *services.Retention { return a.retention }
 
 // InsecureLoopbackTransport is for the health check only: it talks to
 // 127.0.0.1, where the certificate names the public host.
@@ -319,3 +450,7 @@ func (a *App) Hasher() *services.Hasher { return a.hasher }
 
 // Draining reports whether the instance is shutting down.
 func (a *App) Draining() bool { return a.draining.Load() }
+
+// RevocationFeed returns the LISTEN/NOTIFY feed of the revocation set (nil
+// on SQLite).
+func (a *App) RevocationFeed() *services.RevocationFeed { return a.feed }

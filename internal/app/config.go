@@ -35,6 +35,10 @@ type Config struct {
 	DBTimeout      time.Duration `env:"AUTHD_DB_TIMEOUT" envDefault:"5s"`
 	DBLockTimeout  time.Duration `env:"AUTHD_DB_LOCK_TIMEOUT" envDefault:"3s"`
 	RedisURL       string        `env:"AUTHD_REDIS_URL"`
+	// DatabaseListenURL is the connection of the revocation feed (LISTEN),
+	// for when AUTHD_DATABASE_URL goes through a pooler that cannot LISTEN,
+	// such as PgBouncer in transaction mode. Empty: AUTHD_DATABASE_URL.
+	DatabaseListenURL string `env:"AUTHD_DATABASE_LISTEN_URL"`
 
 	Env               string `env:"AUTHD_ENV" envDefault:"development"`
 	JWTAlg            string `env:"AUTHD_JWT_ALG" envDefault:"HS256"`
@@ -76,6 +80,13 @@ type Config struct {
 	RequestTimeout  time.Duration `env:"AUTHD_REQUEST_TIMEOUT" envDefault:"10s"`
 	ShutdownTimeout time.Duration `env:"AUTHD_SHUTDOWN_TIMEOUT" envDefault:"25s"`
 	DrainDelay      time.Duration `env:"AUTHD_DRAIN_DELAY" envDefault:"0s"`
+
+	// Retention: ended sessions are kept SessionRetention after they end;
+	// security events forever unless EventRetention is set; the job runs
+	// every RetentionInterval (0 turns it off).
+	SessionRetention  time.Duration `env:"AUTHD_SESSION_RETENTION" envDefault:"720h"`
+	EventRetention    time.Duration `env:"AUTHD_EVENT_RETENTION" envDefault:"0s"`
+	RetentionInterval time.Duration `env:"AUTHD_RETENTION_INTERVAL" envDefault:"1h"`
 
 	// Derived at load time.
 	JWTSecretBytes []byte             `env:"-"`
@@ -209,6 +220,12 @@ func (c *Config) validate() error {
 			bad("AUTHD_DATABASE_URL", "must be a postgres:// URL (leave it empty for the embedded SQLite file)")
 		}
 	}
+	if c.DatabaseListenURL != "" {
+		u, err := url.Parse(c.DatabaseListenURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || c.DatabaseURL == "" {
+			bad("AUTHD_DATABASE_LISTEN_URL", "must be a postgres:// URL, and only with a PostgreSQL AUTHD_DATABASE_URL")
+		}
+	}
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
@@ -280,6 +297,15 @@ func (c *Config) validate() error {
 	case "json", "text":
 	default:
 		bad("AUTHD_LOG_FORMAT", "must be json or text")
+	}
+	if c.RetentionInterval < 0 || c.EventRetention < 0 {
+		bad("AUTHD_RETENTION_INTERVAL", "and AUTHD_EVENT_RETENTION must not be negative")
+	}
+	// A revoked session must outlive the access tokens it issued: an
+	// instance that starts loads its revocation set from the sessions
+	// table, and a deleted row would let a live access token through.
+	if c.SessionRetention < c.AccessTTL {
+		bad("AUTHD_SESSION_RETENTION", "must be at least AUTHD_ACCESS_TTL (%s), not %s", c.AccessTTL, c.SessionRetention)
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))

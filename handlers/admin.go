@@ -1,0 +1,260 @@
+package handlers
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/models"
+	"github.com/authd/authd/services"
+)
+
+// adminSessionResponse is the contract's `session` plus its revocation, as
+// admins see it.
+type adminSessionResponse struct {
+	ID           string  `json:"id"`
+	DeviceName   string  `json:"device_name"`
+	ClientID     string  `json:"client_id"`
+	UserAgent    string  `json:"user_agent"`
+	Browser      string  `json:"browser"`
+	OS           string  `json:"os"`
+	IPPrefix     string  `json:"ip_prefix"`
+	CreatedAt    string  `json:"created_at"`
+	LastUsedAt   string  `json:"last_used_at"`
+	ExpiresAt    string  `json:"expires_at"`
+	Current      bool    `json:"current"`
+	RevokedAt    *string `json:"revoked_at"`
+	RevokeReason *string `json:"revoke_reason"`
+}
+
+func toAdminSessionResponse(s models.Session, current uuid.UUID) adminSessionResponse {
+	r := adminSessionResponse{
+		ID: s.ID.String(), DeviceName: s.DeviceName, ClientID: s.ClientID, UserAgent: s.UserAgent,
+		Browser: s.Browser, OS: s.OS, IPPrefix: s.IPPrefix, CreatedAt: rfc3339(s.CreatedAt),
+		LastUsedAt: rfc3339(s.LastUsedAt), ExpiresAt: rfc3339(s.ExpiresAt), Current: s.ID == current,
+		RevokeReason: s.RevokeReason,
+	}
+	if s.RevokedAt != nil {
+		t := rfc3339(*s.RevokedAt)
+		r.RevokedAt = &t
+	}
+	return r
+}
+
+// eventResponse is the contract's `event`.
+type eventResponse struct {
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Reason      string          `json:"reason"`
+	UserID      *string         `json:"user_id"`
+	SessionID   *string         `json:"session_id"`
+	ActorUserID *string         `json:"actor_user_id"`
+	IPPrefix    string          `json:"ip_prefix"`
+	UserAgent   string          `json:"user_agent"`
+	CreatedAt   string          `json:"created_at"`
+	Details     json.RawMessage `json:"details"`
+}
+
+func toEventResponse(e models.SecurityEvent) eventResponse {
+	details := json.RawMessage(e.Details)
+	if !json.Valid(details) {
+		details = json.RawMessage("{}")
+	}
+	return eventResponse{
+		ID: e.ID.String(), Type: e.Type, Reason: e.Reason, UserID: idString(e.UserID),
+		SessionID: idString(e.SessionID), ActorUserID: idString(e.ActorUserID), IPPrefix: e.IPPrefix,
+		UserAgent: e.UserAgent, CreatedAt: rfc3339Nano(e.CreatedAt), Details: details,
+	}
+}
+
+func idString(id *uuid.UUID) *string {
+	if id == nil {
+		return nil
+	}
+	s := id.String()
+	return &s
+}
+
+// rfc3339Nano keeps the sub-second part of event times: events of one
+// second must stay in order for the reader.
+func rfc3339Nano(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// cursorOrNil is a next_cursor: null on the last page.
+func cursorOrNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// uuidParam parses a path id. A path that is not a UUID names nothing:
+// 404, as for an unknown id (query parameters, by contrast, are 400).
+func uuidParam(c *gin.Context, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param(name))
+	if err != nil {
+		return uuid.Nil, services.Errorf(services.CodeNotFound, "No such resource: the %s in the path is not a UUID.", name)
+	}
+	return id, nil
+}
+
+// limitQuery parses ?limit= (absent: 0, the service's default).
+func limitQuery(c *gin.Context) (int, error) {
+	raw, ok := c.GetQuery("limit")
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > services.MaxPageSize {
+		return 0, invalid("limit must be a whole number from 1 to %d.", services.MaxPageSize)
+	}
+	return n, nil
+}
+
+func listAdminUsers(admin *services.Admin) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		limit, err := limitQuery(c)
+		if err != nil {
+			return err
+		}
+		page, err := admin.Users(c.Request.Context(), c.Query("email"), c.Query("cursor"), limit)
+		if err != nil {
+			return err
+		}
+		users := make([]userResponse, 0, len(page.Users))
+		for _, u := range page.Users {
+			users = append(users, toUserResponse(u))
+		}
+		c.JSON(http.StatusOK, gin.H{"users": users, "next_cursor": cursorOrNil(page.NextCursor)})
+		return nil
+	})
+}
+
+func listAdminUserSessions(admin *services.Admin) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		id, err := uuidParam(c, "id")
+		if err != nil {
+			return err
+		}
+		state := models.SessionState(c.DefaultQuery("state", string(models.StateActive)))
+		list, err := admin.UserSessions(c.Request.Context(), id, state)
+		if err != nil {
+			return err
+		}
+		out := make([]adminSessionResponse, 0, len(list))
+		for _, s := range list {
+			out = append(out, toAdminSessionResponse(s, principal(c).SessionID))
+		}
+		c.JSON(http.StatusOK, gin.H{"sessions": out})
+		return nil
+	})
+}
+
+func revokeAdminUserSessions(admin *services.Admin) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		id, err := uuidParam(c, "id")
+		if err != nil {
+			return err
+		}
+		n, err := admin.RevokeUserSessions(c.Request.Context(), principal(c), id, meta(c))
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, gin.H{"revoked": n})
+		return nil
+	})
+}
+
+func revokeAdminSession(admin *services.Admin) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		id, err := uuidParam(c, "id")
+		if err != nil {
+			return err
+		}
+		if err := admin.RevokeSession(c.Request.Context(), principal(c), id, meta(c)); err != nil {
+			return err
+		}
+		c.Status(http.StatusNoContent)
+		return nil
+	})
+}
+
+// eventWord is what type= and reason= accept: the contract's snake_case
+// words.
+var eventWord = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// eventQuery parses the filters of GET /v1/admin/security-events.
+func eventQuery(c *gin.Context) (services.EventQuery, error) {
+	var q services.EventQuery
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"type", &q.Type}, {"reason", &q.Reason}} {
+		if v := c.Query(f.name); v != "" {
+			if !eventWord.MatchString(v) {
+				return q, invalid("%s must be an event %s such as session_revoked or reuse_detected.", f.name, f.name)
+			}
+			*f.dst = v
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  **uuid.UUID
+	}{{"user_id", &q.UserID}, {"session_id", &q.SessionID}} {
+		if v := c.Query(f.name); v != "" {
+			id, err := uuid.Parse(v)
+			if err != nil {
+				return q, invalid("%s must be a UUID.", f.name)
+			}
+			*f.dst = &id
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if v := c.Query(f.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return q, invalid("%s must be an RFC 3339 time such as 2026-11-22T21:04:05Z.", f.name)
+			}
+			*f.dst = t.UTC()
+		}
+	}
+	var err error
+	if q.Limit, err = limitQuery(c); err != nil {
+		return q, err
+	}
+	q.Cursor = c.Query("cursor")
+	return q, nil
+}
+
+func listSecurityEvents(admin *services.Admin) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		q, err := eventQuery(c)
+		if err != nil {
+			return err
+		}
+		switch c.DefaultQuery("format", "json") {
+		case "json":
+		case "csv":
+			return exportSecurityEvents(c, admin, q)
+		default:
+			return invalid("format must be json or csv.")
+		}
+		page, err := admin.SecurityEvents(c.Request.Context(), q)
+		if err != nil {
+			return err
+		}
+		events := make([]eventResponse, 0, len(page.Events))
+		for _, e := range page.Events {
+			events = append(events, toEventResponse(e))
+		}
+		c.JSON(http.StatusOK, gin.H{"events": events, "next_cursor": cursorOrNil(page.NextCursor)})
+		return nil
+	})
+}

@@ -1,0 +1,54 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/authd/authd/internal/apitest"
+	"github.com/authd/authd/services"
+)
+
+// BenchmarkRefreshRotation measures one chained refresh (the five-statement
+// rotation plus signing the access token) on PostgreSQL, through the
+// service, as an app does it after every access-token expiry.
+func BenchmarkRefreshRotation(b *testing.B) {
+	for _, dialect := range []string{"postgres", "sqlite"} {
+		b.Run(dialect, func(b *testing.B) {
+			s := apitest.New(b, apitest.Options{Dialect: dialect})
+			_, tok := s.NewUser(b, "bench")
+			ctx := context.Background()
+			meta := services.Meta{IPPrefix: "203.0.113.0/24", UserAgent: "bench"}
+			refresh := tok.RefreshToken
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				pair, err := s.App.Sessions().Refresh(ctx, refresh, meta)
+				if err != nil {
+					b.Fatal(err)
+				}
+				refresh = pair.RefreshToken
+			}
+		})
+	}
+}
+
+// BenchmarkLoginDefaultCost measures a whole password login (bcrypt at the
+// default cost 12, the session insert and the access token) on PostgreSQL,
+// next to the bare bcrypt comparison it is bound by.
+func BenchmarkLoginDefaultCost(b *testing.B) {
+	s := apitest.New(b, apitest.Options{Env: map[string]string{"AUTHD_BCRYPT_COST": "12", "AUTHD_MAX_SESSIONS": "1000000"}})
+	email := "login-bench@example.com"
+	s.Register(b, email, apitest.Password)
+	ctx := context.Background()
+	meta := services.Meta{IPPrefix: "203.0.113.0/24", UserAgent: "bench"}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u, err := s.App.Accounts().Authenticate(ctx, email, apitest.Password, meta)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.App.Sessions().Start(ctx, u, services.StartOptions{}, meta); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

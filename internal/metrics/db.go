@@ -1,0 +1,62 @@
+package metrics
+
+import (
+	"database/sql"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// dbName is the db_name label of the pool figures.
+const dbName = "authd"
+
+// dbStats exports the connection-pool figures (sql.DBStats: open, in use,
+// idle, waits) of the database pool most recently tracked, through the
+// client library's DBStatsCollector. A process normally has one pool; tests
+// start several instances in one process, and registering a collector per
+// pool would clash on the metric names, so the pools take turns.
+type dbStats struct {
+	mu    sync.Mutex
+	pools []*trackedPool
+	desc  prometheus.Collector // describes the metrics; never collects
+}
+
+type trackedPool struct{ c prometheus.Collector }
+
+var pools = &dbStats{desc: collectors.NewDBStatsCollector(nil, dbName)}
+
+func init() { Registry.MustRegister(pools) }
+
+func (d *dbStats) Describe(ch chan<- *prometheus.Desc) { d.desc.Describe(ch) }
+
+func (d *dbStats) Collect(ch chan<- prometheus.Metric) {
+	d.mu.Lock()
+	var cur *trackedPool
+	if n := len(d.pools); n > 0 {
+		cur = d.pools[n-1]
+	}
+	d.mu.Unlock()
+	if cur != nil {
+		cur.c.Collect(ch)
+	}
+}
+
+// TrackDB exports the pool figures of db (go_sql_* with db_name="authd")
+// until the returned func is called.
+func TrackDB(db *sql.DB) (untrack func()) {
+	p := &trackedPool{c: collectors.NewDBStatsCollector(db, dbName)}
+	pools.mu.Lock()
+	pools.pools = append(pools.pools, p)
+	pools.mu.Unlock()
+	return func() {
+		pools.mu.Lock()
+		defer pools.mu.Unlock()
+		for i, q := range pools.pools {
+			if q == p {
+				pools.pools = append(pools.pools[:i], pools.pools[i+1:]...)
+				return
+			}
+		}
+	}
+}
