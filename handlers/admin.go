@@ -92,10 +92,12 @@ func cursorOrNil(s string) *string {
 	return &s
 }
 
+// uuidParam parses a path id. A path that is not a UUID names nothing:
+// 404, as for an unknown id (query parameters, by contrast, are 400).
 func uuidParam(c *gin.Context, name string) (uuid.UUID, error) {
 	id, err := uuid.Parse(c.Param(name))
 	if err != nil {
-		return uuid.Nil, invalid("The %s in the path is not a UUID.", name)
+		return uuid.Nil, services.Errorf(services.CodeNotFound, "No such resource: the %s in the path is not a UUID.", name)
 	}
 	return id, nil
 }

@@ -397,6 +397,41 @@ func TestOAuthRevoke(t *testing.T) {
 	})
 }
 
+// OA-03: refresh grants past AUTHD_RATE_REFRESH_IP from one address are
+// 429, and /oauth/token and /v1/auth/refresh spend one budget.
+func TestOAuthToken_RefreshRateLimitShared(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: map[string]string{"AUTHD_RATE_REFRESH_IP": "3-M"}})
+	_, tok := s.NewUser(t, "oauth-limit")
+	rt := s.MustRefresh(t, tok.RefreshToken).RefreshToken // 1 of 3
+	rt = mustOAuthRefresh(t, s, rt).RefreshToken          // 2
+	r := postForm(t, s, "/oauth/token", refreshGrant(rt)) // 3
+	if r.Status != http.StatusOK || r.Header.Get("X-RateLimit-Limit") != "3" || r.Header.Get("X-RateLimit-Remaining") != "0" {
+		t.Fatalf("third refresh = %d, X-RateLimit-Limit %q, Remaining %q; want 200, 3, 0", r.Status,
+			r.Header.Get("X-RateLimit-Limit"), r.Header.Get("X-RateLimit-Remaining"))
+	}
+	rt = mustDecodeRefresh(t, r)
+
+	r = postForm(t, s, "/oauth/token", refreshGrant(rt))
+	wantOAuthError(t, r, http.StatusTooManyRequests, "rate_limited")
+	if r.Header.Get("Retry-After") == "" {
+		t.Errorf("429 without Retry-After")
+	}
+	if r := s.Refresh(t, rt); r.Status != http.StatusTooManyRequests || r.Code() != "rate_limited" {
+		t.Errorf("/v1/auth/refresh once /oauth/token spent the budget = %d %s, want 429 rate_limited", r.Status, r.Body)
+	}
+	// The limited requests never reached the token: it is still live.
+	if n := testdb.Count(t, s.App.DB(), "SELECT count(*) FROM refresh_tokens WHERE session_id = ? AND rotated_at IS NULL AND revoked_at IS NULL", tok.SessionID); n != 1 {
+		t.Errorf("%d live refresh tokens after limited requests, want 1", n)
+	}
+}
+
+func mustDecodeRefresh(t *testing.T, r *apitest.Response) string {
+	t.Helper()
+	var tok oauthTokens
+	r.JSON(t, &tok)
+	return tok.RefreshToken
+}
+
 // withRefreshHook serves the routes of s's instance on an engine whose
 // refresh rate-limit hook is hook, wired as internal/app wires the real one.
 func withRefreshHook(t *testing.T, s *apitest.Server, hook gin.HandlerFunc) *apitest.Server {
@@ -415,12 +450,12 @@ func withRefreshHook(t *testing.T, s *apitest.Server, hook gin.HandlerFunc) *api
 	return &apitest.Server{App: s.App, URL: hs.URL, Client: hs.Client(), Config: s.Config}
 }
 
-// OA-03 and RFC 6749 §5.2 on every failure path: /oauth/token runs the same
-// refresh rate-limit hook as /v1/auth/refresh (one budget for both), and
-// whatever the rest of authd answers as a problem (the limiter, an
-// unavailable database, a panic) reaches OAuth clients as §5.2 JSON with its
-// Retry-After and X-RateLimit-* headers.
-func TestOAuthToken_SharedRefreshLimitAndErrorTranslation(t *testing.T) {
+// RFC 6749 §5.2 on every failure path: whatever the rest of authd answers
+// as a problem in front of or behind the handler (a limiter, an unavailable
+// database, a panic) reaches OAuth clients as §5.2 JSON, with its
+// Retry-After and X-RateLimit-* headers; and /oauth/token runs the very
+// hook /v1/auth/refresh runs.
+func TestOAuthToken_ErrorTranslation(t *testing.T) {
 	base := apitest.New(t, apitest.Options{Dialect: "sqlite"})
 	var mu sync.Mutex
 	budget := 2

@@ -38,7 +38,7 @@ func TestOpenAPI_EveryRouteDocumented(t *testing.T) {
 	if !ok {
 		t.Fatalf("the app handler is a %T, not a *gin.Engine", s.App.Handler())
 	}
-	param := regexp.MustCompile(`:([A-Za-z_]+)`)
+	param := regexp.MustCompile(`[:*]([A-Za-z_]+)`)
 	for _, rt := range engine.Routes() {
 		path := param.ReplaceAllString(rt.Path, "{$1}")
 		item := doc.Paths.Value(path)

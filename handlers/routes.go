@@ -94,6 +94,9 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	admin.DELETE("/sessions/:id", revokeAdminSession(svc.Admin))
 	admin.GET("/security-events", listSecurityEvents(svc.Admin))
 	registerSessions(v1, svc, mw)
+
+	// The browser pages (/account, /admin/security) and their assets.
+	registerPages(r)
 }
 
 // registerSessions adds the devices page of the signed-in user (API.md

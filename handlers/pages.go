@@ -1,0 +1,127 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/authd/authd/services"
+	"github.com/authd/authd/web"
+)
+
+// pagePolicy is the Content-Security-Policy of the browser pages (HTTP-07):
+// only our own scripts, styles and API, no inline script or style, no
+// framing, no <base>, forms only to ourselves. Trusted Types make any
+// string-to-HTML sink (innerHTML and friends) throw, so that an event's user
+// agent, which an attacker chooses, can only ever be rendered as text.
+const pagePolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; " +
+	"require-trusted-types-for 'script'; trusted-types 'none'"
+
+// pageCache lets browsers keep the files but revalidate them on every use
+// (a cheap 304 through the ETag), so a new release shows up at once
+// without fingerprinted file names.
+const pageCache = "no-cache"
+
+// pageFile is one embedded file, read once at startup.
+type pageFile struct {
+	name        string
+	data        []byte
+	etag        string
+	contentType string
+}
+
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+	".ico":  "image/x-icon",
+}
+
+// loadPages reads every file of fsys that has a known content type.
+func loadPages(fsys fs.FS) (map[string]pageFile, error) {
+	files := map[string]pageFile{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		ct, ok := contentTypes[path.Ext(p)]
+		if !ok {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return fmt.Errorf("read page file %s: %w", p, err)
+		}
+		sum := sha256.Sum256(data)
+		files[p] = pageFile{name: p, data: data, contentType: ct,
+			etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}
+		return nil
+	})
+	return files, err
+}
+
+// servePage writes f with the page headers; http.ServeContent answers
+// If-None-Match with 304 and HEAD without a body.
+func servePage(c *gin.Context, f pageFile) {
+	h := c.Writer.Header()
+	h.Set("Content-Type", f.contentType)
+	h.Set("Content-Security-Policy", pagePolicy)
+	h.Set("Cache-Control", pageCache)
+	h.Set("ETag", f.etag)
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	http.ServeContent(c.Writer, c.Request, f.name, time.Time{}, bytes.NewReader(f.data))
+}
+
+var errNoPageFile = services.Errorf(services.CodeNotFound, "No such file.")
+
+// registerPages serves the account settings page at /account, the security
+// review page at /admin/security and their assets under /static/. The pages
+// are public HTML: they sign in through the API and show nothing until it
+// answers, and the admin page's data comes from the admin-only API.
+func registerPages(r *gin.Engine) {
+	files, err := loadPages(web.Static())
+	if err != nil {
+		// The files are compiled into the binary; failing to read them is a
+		// broken build, not a runtime condition.
+		panic(err)
+	}
+	page := func(name string) gin.HandlerFunc {
+		f, ok := files[name]
+		if !ok {
+			panic("handlers: missing embedded page " + name)
+		}
+		return func(c *gin.Context) { servePage(c, f) }
+	}
+	asset := handle(func(c *gin.Context) error {
+		name := strings.TrimPrefix(c.Param("path"), "/")
+		f, ok := files[name]
+		if !ok || path.Ext(name) == ".html" {
+			return errNoPageFile
+		}
+		servePage(c, f)
+		return nil
+	})
+	for _, route := range []struct {
+		path string
+		h    gin.HandlerFunc
+	}{
+		{"/account", page("account.html")},
+		{"/admin/security", page("admin-security.html")},
+		{"/static/*path", asset},
+	} {
+		r.GET(route.path, route.h)
+		r.HEAD(route.path, route.h)
+	}
+}

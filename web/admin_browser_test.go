@@ -1,0 +1,140 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/internal/apitest"
+)
+
+const (
+	uaFirefoxLinux = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
+	uaThief        = "EvilBot/6.6 (stolen-token replayer)"
+)
+
+func TestBrowser_AdminSecurity(t *testing.T) {
+	clock := apitest.NewClock()
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite", Clock: clock})
+	b := NewBrowser(t)
+
+	adminEmail := "admin@example.com"
+	if _, err := s.App.Accounts().CreateUser(context.Background(), adminEmail, apitest.Password, "admin"); err != nil {
+		t.Fatalf("create the admin: %v", err)
+	}
+	userEmail := "mallory@example.com"
+	s.Register(t, userEmail, apitest.Password)
+
+	// The theft: the victim's refresh token is copied, the victim goes on
+	// refreshing, and the thief replays the copy after the grace window.
+	victimEmail := "victim@example.com"
+	s.Register(t, victimEmail, apitest.Password)
+	stolen := s.Login(t, victimEmail, apitest.Password, apitest.UA(uaFirefoxLinux))
+	if r := s.Refresh(t, stolen.RefreshToken, apitest.UA(uaFirefoxLinux)); r.Status != http.StatusOK {
+		t.Fatalf("the victim's refresh = %d %s", r.Status, r.Body)
+	}
+	clock.Advance(s.Config.ReuseGrace + time.Second)
+	if r := s.Refresh(t, stolen.RefreshToken, apitest.UA(uaThief)); r.Status != http.StatusUnauthorized || r.Code() != "refresh_token_reused" {
+		t.Fatalf("the replay = %d %q, want 401 refresh_token_reused", r.Status, r.Code())
+	}
+	// The victim's other device, for the admin to revoke.
+	phone := s.Login(t, victimEmail, apitest.Password, apitest.UA(uaSafariIPhone))
+
+	tab := b.Tab()
+	t.Run("a user who is not an admin is refused", func(t *testing.T) {
+		tab := tab.For(t)
+		tab.Open(s.URL + "/admin/security")
+		tab.SignIn(userEmail, apitest.Password)
+		tab.WaitFor("the refusal", Visible("#refusal"))
+		if got := tab.Text("#refusal"); !strings.Contains(got, "administrator") || !strings.Contains(got, userEmail) {
+			t.Errorf("refusal = %q, want it to name the account and the missing role", got)
+		}
+		if tab.Count("#admin:not([hidden])") != 0 || tab.Count("#events-body tr") != 0 {
+			t.Error("the events show to a user who is not an admin")
+		}
+		tab.Screenshots("admin-refused")
+		tab.Click("#signout")
+		tab.WaitFor("the sign-in form", Visible("#signin-form"))
+	})
+
+	tab.SignIn(adminEmail, apitest.Password)
+	tab.WaitFor("the events", `document.querySelectorAll('#events-body tr[data-event-id]').length > 0`)
+
+	t.Run("filter finds the reuse detection with both sides", func(t *testing.T) {
+		tab := tab.For(t)
+		Eval[bool](tab, `(document.getElementById('f-reason').value = 'reuse_detected') === 'reuse_detected'`)
+		tab.Type("#f-email", victimEmail)
+		tab.Click("#filters button[type=submit]")
+		tab.WaitFor("one reuse event", `document.querySelectorAll('#events-body tr[data-event-id]').length === 1 && document.querySelector('#events-body tr.reuse')`)
+		row := "#events-body tr.reuse"
+		if got := tab.Text(row); !strings.Contains(got, "Token reuse detected") || !strings.Contains(got, "reuse_detected") {
+			t.Errorf("the reuse row reads %q", got)
+		}
+		if got := tab.Text(row + " .replay-ua"); !strings.Contains(got, uaThief) {
+			t.Errorf("replay user agent = %q, want %q", got, uaThief)
+		}
+		if got := tab.Text(row + " .replay-ip"); !strings.Contains(got, "127.0.0.0/24") {
+			t.Errorf("replay IP prefix = %q, want 127.0.0.0/24", got)
+		}
+		if got := tab.Text(row + " .legit-ip"); !strings.Contains(got, "127.0.0.0/24") {
+			t.Errorf("last legitimate IP prefix = %q, want 127.0.0.0/24", got)
+		}
+		tab.WaitFor("the legitimate user agent", fmt.Sprintf(`document.querySelector('#events-body tr.reuse .legit-ua').textContent.includes(%s)`, jsString(uaFirefoxLinux)))
+		if bg := Eval[string](tab, `getComputedStyle(document.querySelector('#events-body tr.reuse td')).backgroundColor`); bg == "rgba(0, 0, 0, 0)" {
+			t.Error("the reuse row does not stand out")
+		}
+		tab.Screenshots("admin-reuse")
+	})
+
+	t.Run("export the filtered events as CSV", func(t *testing.T) {
+		tab := tab.For(t)
+		data := b.WaitDownload(func() { tab.Click("#export-csv") })
+		records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+		if err != nil {
+			t.Fatalf("the download is not CSV: %v\n%s", err, data)
+		}
+		if len(records) != 2 {
+			t.Fatalf("the CSV has %d records, want the header and the reuse event:\n%s", len(records), data)
+		}
+		row := strings.Join(records[1], "|")
+		for _, want := range []string{"session_revoked", "reuse_detected", stolen.SessionID, uaThief} {
+			if !strings.Contains(row, want) {
+				t.Errorf("the CSV row %q lacks %q", row, want)
+			}
+		}
+		tab.WaitFor("the download link", `document.getElementById('csv-link')`)
+		if rows := Eval[string](tab, `document.getElementById('csv-link').dataset.rows`); rows != "1" {
+			t.Errorf("the link counts %s rows, want 1", rows)
+		}
+		if href := Eval[string](tab, `document.getElementById('csv-link').href`); !strings.HasPrefix(href, "blob:") {
+			t.Errorf("the download link is %q, want a blob: URL", href)
+		}
+	})
+
+	t.Run("revoke a session of the user", func(t *testing.T) {
+		tab := tab.For(t)
+		tab.Click("#f-user-sessions")
+		tab.WaitFor("the user's sessions", Visible("#user-panel")+` && document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 1`)
+		if got := tab.Text("#user-title"); !strings.Contains(got, victimEmail) {
+			t.Errorf("panel title = %q", got)
+		}
+		tab.Click(fmt.Sprintf(`#user-sessions-body tr[data-session-id=%q] button.revoke`, phone.SessionID))
+		tab.WaitFor("no active session left", `document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 0`)
+		wantRefreshRefused(t, s, phone, "the victim's phone")
+
+		Eval[bool](tab, `(() => { const s = document.getElementById('user-state'); s.value = 'all'; s.dispatchEvent(new Event('change')); return true; })()`)
+		tab.WaitFor("both revoked sessions", `document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 2`)
+		text := tab.Text("#user-sessions-body")
+		for _, want := range []string{"revoked: reuse_detected", "revoked: admin_revoked"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the sessions table lacks %q:\n%s", want, text)
+			}
+		}
+		tab.Screenshots("admin-user-sessions")
+	})
+}
