@@ -29,9 +29,9 @@ func dbState(t testing.TB, s *apitest.Server) string {
 }
 
 // FuzzHostileRequests sends whatever the fuzzer makes to the token
-// endpoints of a real instance: the answer is never a 5xx, every error is
-// a problem (checked by apitest's validator), and nothing in the database
-// changes.
+// endpoints of a real instance (and /oauth/token): the answer is never a
+// 5xx, every error outside /oauth/ is a problem (checked by apitest's
+// validators), and nothing in the database changes.
 func FuzzHostileRequests(f *testing.F) {
 	s := apitest.New(f, apitest.Options{Dialect: "sqlite"})
 	_, tok := s.NewUser(f, "fuzz")
@@ -56,10 +56,13 @@ func FuzzHostileRequests(f *testing.F) {
 		{3, "application/json", `{"password":"not the password"}`},
 		{3, "application/json", `{"password":"` + strings.Repeat("p", 100) + `"}`},
 		{3, "application/json", `{"password":null}`},
+		{4, "application/x-www-form-urlencoded", "grant_type=refresh_token&refresh_token=" + wrongSecret},
+		{4, "application/x-www-form-urlencoded", "grant_type=password&username=a&password=b"},
+		{4, "application/x-www-form-urlencoded", "grant_type=refresh_token&grant_type=refresh_token&refresh_token=%zz"},
 	} {
 		f.Add(seed.endpoint, seed.contentType, []byte(seed.body))
 	}
-	paths := []string{"/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout", "/v1/auth/reauthenticate"}
+	paths := []string{"/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout", "/v1/auth/reauthenticate", "/oauth/token"}
 	before := dbState(f, s)
 	f.Fuzz(func(t *testing.T, endpoint uint8, contentType string, body []byte) {
 		path := paths[int(endpoint)%len(paths)]

@@ -141,6 +141,11 @@ func (l *RateLimits) check(c *gin.Context, name, id string, rates []limiter.Rate
 	c.Header("Retry-After", strconv.FormatInt(retry, 10))
 	endpoint := path.Base(c.FullPath())
 	metrics.RateLimited.WithLabelValues(endpoint).Inc()
+	if endpoint == "login" {
+		// A refused login never reaches the password check, where the
+		// other login results are counted.
+		metrics.Logins.WithLabelValues("rate_limited").Inc()
+	}
 	l.recordOnce(c, name, id, tightRate, time.Duration(retry)*time.Second, endpoint, ev)
 	return errRateLimited
 }

@@ -77,6 +77,8 @@ func wantRateHeaders(t *testing.T, what string, r *apitest.Response) {
 // RL-01, F6: an untrusted peer cannot pick its own address with headers.
 func TestRateLimits_ForgedForwardedForFromUntrustedPeer(t *testing.T) {
 	s := apitest.New(t, apitest.Options{Env: map[string]string{"AUTHD_RATE_LOGIN_IP": "20-M"}})
+	refused := metrics.Logins.WithLabelValues("rate_limited")
+	before := testutil.ToFloat64(refused)
 	for i := 1; i <= 21; i++ {
 		r := s.Do(t, "POST", "/v1/auth/login", loginBody("nobody@example.com", "wrong password 123"),
 			xff(fmt.Sprintf("198.51.%d.%d", i, i))...)
@@ -90,6 +92,9 @@ func TestRateLimits_ForgedForwardedForFromUntrustedPeer(t *testing.T) {
 			continue
 		}
 		wantLimited(t, "login 21 with a fresh X-Forwarded-For", r)
+	}
+	if got := testutil.ToFloat64(refused) - before; got != 1 {
+		t.Errorf("authd_logins_total{result=rate_limited} grew by %v, want 1", got)
 	}
 	evs := rateLimitedEvents(t, s)
 	if len(evs) != 1 || evs[0].IPPrefix != "127.0.0.0/24" || evs[0].Reason != "login_ip" {
