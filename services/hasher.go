@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,13 +19,29 @@ import (
 // thing authd does; without a bound a login flood would take every core and
 // starve refresh and /v1/me (cockroachdb PR #66028). A request that cannot
 // start hashing within Wait gets 503 overloaded.
+//
+// The bcrypt work runs on a fixed set of worker goroutines, each locked to
+// an OS thread whose scheduling priority is lowered (nice 19 on Linux). When
+// the cores are idle, logins get all of them; when requests for cheap
+// endpoints (or the database) want a core, the kernel gives it to them
+// first. The binary also raises GOMAXPROCS by the number of workers (see
+// internal/app), so that hashing never holds every Go processor.
 type Hasher struct {
 	cost  int
-	sem   chan struct{}
+	jobs  chan hashJob
 	wait  time.Duration
 	dummy []byte
+	// Workers is the number of bcrypt workers.
+	Workers int
 	// Runs counts the bcrypt operations started (hash or compare).
 	Runs atomic.Int64
+
+	closeOnce sync.Once
+}
+
+type hashJob struct {
+	fn   func()
+	done chan struct{}
 }
 
 // NewHasher returns a Hasher at cost with at most concurrency operations at
@@ -44,39 +62,61 @@ func NewHasher(cost, concurrency int, wait time.Duration) (*Hasher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dummy hash: %w", err)
 	}
-	return &Hasher{cost: cost, sem: make(chan struct{}, concurrency), wait: wait, dummy: dummy}, nil
+	h := &Hasher{cost: cost, jobs: make(chan hashJob), wait: wait, dummy: dummy, Workers: concurrency}
+	for i := 0; i < concurrency; i++ {
+		go h.worker()
+	}
+	return h, nil
+}
+
+// worker runs bcrypt jobs on a thread of its own at low priority. The
+// thread is never unlocked: it keeps its priority and ends with the worker.
+func (h *Hasher) worker() {
+	runtime.LockOSThread()
+	lowerThreadPriority()
+	for j := range h.jobs {
+		j.fn()
+		close(j.done)
+	}
+}
+
+// Close stops the workers. Operations after Close panic.
+func (h *Hasher) Close() {
+	h.closeOnce.Do(func() { close(h.jobs) })
 }
 
 var errOverloaded = &Error{Code: CodeOverloaded, Detail: "The service is busy; try again shortly."}
 
-func (h *Hasher) acquire(ctx context.Context) (func(), error) {
+// do runs fn on a free worker and waits for it. It returns CodeOverloaded
+// when no worker frees up within the wait.
+func (h *Hasher) do(ctx context.Context, fn func()) error {
+	j := hashJob{fn: fn, done: make(chan struct{})}
 	select {
-	case h.sem <- struct{}{}:
-		return func() { <-h.sem }, nil
+	case h.jobs <- j:
 	default:
+		timer := time.NewTimer(h.wait)
+		defer timer.Stop()
+		select {
+		case h.jobs <- j:
+		case <-timer.C:
+			return errOverloaded
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	timer := time.NewTimer(h.wait)
-	defer timer.Stop()
-	select {
-	case h.sem <- struct{}{}:
-		return func() { <-h.sem }, nil
-	case <-timer.C:
-		return nil, errOverloaded
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	h.Runs.Add(1)
+	metrics.BcryptRuns.Inc()
+	<-j.done
+	return nil
 }
 
 // Hash returns the bcrypt hash of password at the configured cost.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	release, err := h.acquire(ctx)
-	if err != nil {
-		return "", err
+	var b []byte
+	var err error
+	if derr := h.do(ctx, func() { b, err = bcrypt.GenerateFromPassword([]byte(password), h.cost) }); derr != nil {
+		return "", derr
 	}
-	defer release()
-	h.Runs.Add(1)
-	metrics.BcryptRuns.Inc()
-	b, err := bcrypt.GenerateFromPassword([]byte(password), h.cost)
 	if err != nil {
 		// ErrPasswordTooLong must never become a stored empty hash
 		// (cbrgm/gopodder#49); the policy refuses such passwords earlier.
@@ -88,18 +128,14 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // Compare reports whether password matches hash. An empty hash compares
 // against the dummy hash and always reports false, in the same time.
 func (h *Hasher) Compare(ctx context.Context, hash, password string) (bool, error) {
-	release, err := h.acquire(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer release()
-	h.Runs.Add(1)
-	metrics.BcryptRuns.Inc()
 	target, known := []byte(hash), hash != ""
 	if !known {
 		target = h.dummy
 	}
-	err = bcrypt.CompareHashAndPassword(target, []byte(password))
+	var err error
+	if derr := h.do(ctx, func() { err = bcrypt.CompareHashAndPassword(target, []byte(password)) }); derr != nil {
+		return false, derr
+	}
 	switch {
 	case err == nil:
 		return known, nil

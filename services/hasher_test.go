@@ -2,6 +2,8 @@ package services
 
 import (
 	"context"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,14 +37,44 @@ func TestHasher_Overloaded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	release, err := h.acquire(context.Background())
+	defer h.Close()
+	busy, started := make(chan struct{}), make(chan struct{})
+	go func() { _ = h.do(context.Background(), func() { close(started); <-busy }) }()
+	<-started
+	_, err = h.Compare(context.Background(), "", "x")
+	if ErrorCode(err) != CodeOverloaded {
+		t.Fatalf("Compare() with every worker busy = %v, want overloaded", err)
+	}
+	close(busy)
+	if ok, err := h.Compare(context.Background(), "", "x"); ok || err != nil {
+		t.Fatalf("Compare() once a worker is free = %v, %v; want false, nil", ok, err)
+	}
+}
+
+// The workers run at the lowest scheduling priority (Linux).
+func TestHasher_WorkersRunAtLowPriority(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("thread priorities are set on Linux only")
+	}
+	h, err := NewHasher(4, 1, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer release()
-	_, err = h.Compare(context.Background(), "", "x")
-	if ErrorCode(err) != CodeOverloaded {
-		t.Fatalf("Compare() with every slot busy = %v, want overloaded", err)
+	defer h.Close()
+	var prio int
+	var perr error
+	if err := h.do(context.Background(), func() {
+		prio, perr = syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The raw syscall returns 20 - nice: 1 means nice 19.
+	if perr != nil || prio != 1 {
+		t.Fatalf("worker thread priority = %d (%v), want 1 (nice 19)", prio, perr)
+	}
+	mine, _ := syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
+	if mine == 1 {
+		t.Fatal("the calling thread was lowered too")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -118,6 +119,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 		a.Close()
 		return nil, err
 	}
+	a.closers = append(a.closers, a.hasher.Close)
 	events := services.NewEvents(clock)
 	events.Observe(services.CountEvent)
 	events.Observe(services.LogEvent(a.log))
@@ -287,6 +289,10 @@ func (a *App) Close() {
 // (up to AUTHD_SHUTDOWN_TIMEOUT). listening, when set, receives the bound
 // address.
 func Serve(ctx context.Context, cfg Config, logOut io.Writer, listening func(addr string)) error {
+	// The bcrypt workers run at low OS priority on threads of their own;
+	// give them Go processors of their own too, so that a login flood never
+	// holds every processor and requests keep being scheduled at once.
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + cfg.BcryptConcurrency)
 	a, err := New(ctx, cfg, logOut, nil)
 	if err != nil {
 		return err
