@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/authd/authd/bench/load"
 	"github.com/authd/authd/middleware"
@@ -42,8 +43,11 @@ func baselineHandler(tokens *services.Tokens) http.Handler {
 }
 
 // baselineTokens builds the verifier from authd's own variables
-// (AUTHD_JWT_SECRET, AUTHD_JWT_ISSUER, AUTHD_JWT_AUDIENCE; HS256).
-func baselineTokens(getenv func(string) string) (*services.Tokens, error) {
+// (AUTHD_JWT_SECRET, AUTHD_JWT_ISSUER, AUTHD_JWT_AUDIENCE; HS256). With
+// revoked > 0 it also checks every token against authd's in-memory
+// revocation set holding that many revoked sessions, so the cost of the
+// check can be measured with the load tool against a running server.
+func baselineTokens(getenv func(string) string, revoked int) (*services.Tokens, error) {
 	secret := getenv("AUTHD_JWT_SECRET")
 	if secret == "" {
 		return nil, errors.New("-baseline-me needs AUTHD_JWT_SECRET (the secret of the authd whose tokens it verifies)")
@@ -54,16 +58,24 @@ func baselineTokens(getenv func(string) string) (*services.Tokens, error) {
 		}
 		return def
 	}
+	var set *services.Revocations
+	if revoked > 0 {
+		set = services.NewRevocations(nil, 15*time.Minute, services.SystemClock)
+		now := services.SystemClock()
+		for i := 0; i < revoked; i++ {
+			set.Add(uuid.New(), now)
+		}
+	}
 	return services.NewTokens(services.TokenConfig{Alg: "HS256", Secret: []byte(secret),
 		Issuer: or("AUTHD_JWT_ISSUER", "authd"), Audience: or("AUTHD_JWT_AUDIENCE", "authd"), AccessTTL: 15 * time.Minute},
-		nil, services.SystemClock)
+		set, services.SystemClock)
 }
 
-func serveBaseline(ctx context.Context, addr string, lifetime time.Duration, getenv func(string) string, out io.Writer) (int, error) {
+func serveBaseline(ctx context.Context, addr string, lifetime time.Duration, revoked int, getenv func(string) string, out io.Writer) (int, error) {
 	if err := load.CheckLoopback("http://" + addr); err != nil {
 		return 2, err
 	}
-	tokens, err := baselineTokens(getenv)
+	tokens, err := baselineTokens(getenv, revoked)
 	if err != nil {
 		return 2, err
 	}

@@ -60,12 +60,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		baselineMe  = fs.Bool("baseline-me", false, "serve the bare /v1/me baseline (JWT verification only) instead of driving load")
 		listen      = fs.String("listen", "127.0.0.1:0", "address of -baseline-me (loopback only)")
 		maxLifetime = fs.Duration("lifetime", 10*time.Minute, "-baseline-me exits after this long")
+		revoked     = fs.Int("revoked", 0, "-baseline-me checks every token against an in-memory revocation set of this many sessions (authd's check); 0: no check")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
 	if *baselineMe {
-		return serveBaseline(ctx, *listen, *maxLifetime, getenv, out)
+		return serveBaseline(ctx, *listen, *maxLifetime, *revoked, getenv, out)
 	}
 	cfg := load.Config{Scenario: *scenario, Workers: *workers, Users: *users, Duration: *duration,
 		MaxRequests: *requests, EmailPrefix: *prefix, BcryptCost: *bcryptCost}
