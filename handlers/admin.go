@@ -17,28 +17,13 @@ import (
 // adminSessionResponse is the contract's `session` plus its revocation, as
 // admins see it.
 type adminSessionResponse struct {
-	ID           string  `json:"id"`
-	DeviceName   string  `json:"device_name"`
-	ClientID     string  `json:"client_id"`
-	UserAgent    string  `json:"user_agent"`
-	Browser      string  `json:"browser"`
-	OS           string  `json:"os"`
-	IPPrefix     string  `json:"ip_prefix"`
-	CreatedAt    string  `json:"created_at"`
-	LastUsedAt   string  `json:"last_used_at"`
-	ExpiresAt    string  `json:"expires_at"`
-	Current      bool    `json:"current"`
+	sessionResponse
 	RevokedAt    *string `json:"revoked_at"`
 	RevokeReason *string `json:"revoke_reason"`
 }
 
 func toAdminSessionResponse(s models.Session, current uuid.UUID) adminSessionResponse {
-	r := adminSessionResponse{
-		ID: s.ID.String(), DeviceName: s.DeviceName, ClientID: s.ClientID, UserAgent: s.UserAgent,
-		Browser: s.Browser, OS: s.OS, IPPrefix: s.IPPrefix, CreatedAt: rfc3339(s.CreatedAt),
-		LastUsedAt: rfc3339(s.LastUsedAt), ExpiresAt: rfc3339(s.ExpiresAt), Current: s.ID == current,
-		RevokeReason: s.RevokeReason,
-	}
+	r := adminSessionResponse{sessionResponse: toSessionResponse(s, current), RevokeReason: s.RevokeReason}
 	if s.RevokedAt != nil {
 		t := rfc3339(*s.RevokedAt)
 		r.RevokedAt = &t
