@@ -33,7 +33,7 @@ func bearer(c *gin.Context) string {
 func getMe(acc *services.Accounts) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		p := principal(c)
-		u, err := acc.User(c.Request.Context(), p.UserID)
+		u, err := acc.Profile(c.Request.Context(), p.UserID)
 		if err != nil {
 			return err
 		}

@@ -30,6 +30,8 @@ type Accounts struct {
 	events *Events
 	ses    *Sessions
 	now    Clock
+
+	profiles profiles
 }
 
 // NewAccounts returns an Accounts. ses is used to end the other sessions
