@@ -20,21 +20,6 @@ import (
 	"github.com/authd/authd/models"
 )
 
-// seedEventsSQL inserts @n events: 30% of one heavy user, the rest spread
-// over 10,000 users; a quarter are session_revoked over the seven reasons;
-// one a second back from now.
-const seedEventsSQL = `INSERT INTO security_events
-	(id, type, reason, user_id, session_id, ip_prefix, user_agent, created_at, details)
-SELECT gen_random_uuid(),
-	(ARRAY['login_succeeded','login_failed','session_revoked','user_registered'])[1 + i % 4],
-	CASE WHEN i % 4 = 2 THEN (ARRAY['logout','user_revoked','revoked_others','password_changed',
-		'admin_revoked','session_limit','reuse_detected'])[1 + (i / 4) % 7] ELSE '' END,
-	CASE WHEN i % 10 < 3 THEN CAST(@heavy AS uuid)
-		ELSE ('00000000-0000-4000-8000-' || lpad(to_hex(i % 10000), 12, '0'))::uuid END,
-	gen_random_uuid(), '203.0.113.0/24', 'bench-agent/1.0',
-	now() - i * interval '1 second', '{"bench": true}'
-FROM generate_series(1, @n) AS i`
-
 // TestSecurityEventsQuery_1M seeds 1,000,000 events on PostgreSQL and times
 // the admin query for one user's events filtered by reason through the
 // whole HTTP stack. Run it with
@@ -57,9 +42,9 @@ func TestSecurityEventsQuery_1M(t *testing.T) {
 	start := time.Now()
 	testdb.Must(t, db.Connection(func(conn *gorm.DB) error {
 		// The instance's statement timeout is for requests, not for this.
-		for _, q := range []string{"SET statement_timeout = 0", seedEventsSQL, "VACUUM ANALYZE security_events", "RESET statement_timeout"} {
+		for _, q := range []string{"SET statement_timeout = 0", testdb.SeedEventsSQL, "VACUUM ANALYZE security_events", "RESET statement_timeout"} {
 			var args []any
-			if q == seedEventsSQL {
+			if q == testdb.SeedEventsSQL {
 				args = append(args, map[string]any{"heavy": heavy, "n": n})
 			}
 			if err := conn.Exec(q, args...).Error; err != nil {

@@ -29,19 +29,13 @@ PIDS=()
 for tool in go psql jq; do
   command -v "$tool" >/dev/null || { echo "flood.sh: $tool is required" >&2; exit 2; }
 done
+source "$ROOT/bench/lib.sh"
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_all
   psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-
-mkdir -p "$OUT/bin"
-log "building into $OUT/bin"
-(cd "$ROOT" && go build -o "$OUT/bin/authd" ./cmd/authd && go build -o "$OUT/bin/authd-bench" ./cmd/authd-bench)
-BENCH=$OUT/bin/authd-bench
-echo "nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load average at start $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+build_tools
 
 psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 env AUTHD_ENV=production AUTHD_JWT_SECRET="$SECRET" AUTHD_ADDR=127.0.0.1:0 \
@@ -50,15 +44,7 @@ env AUTHD_ENV=production AUTHD_JWT_SECRET="$SECRET" AUTHD_ADDR=127.0.0.1:0 \
   AUTHD_RATE_REGISTER_IP=1000000-M \
   "$OUT/bin/authd" serve >"$OUT/authd.log" 2>&1 &
 PIDS+=("$!")
-URL=""
-for _ in $(seq 200); do
-  if addr=$(grep -m1 '"msg":"listening"' "$OUT/authd.log" 2>/dev/null | jq -r .addr) && [[ -n "$addr" ]]; then
-    URL=http://$addr
-    break
-  fi
-  sleep 0.1
-done
-[[ -n "$URL" ]] || { cat "$OUT/authd.log" >&2; echo "flood.sh: authd did not start" >&2; exit 1; }
+wait_listening "$OUT/authd.log"
 log "authd on $URL"
 
 me() { # name: W_ME clients on /v1/me for SECS

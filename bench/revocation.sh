@@ -23,45 +23,23 @@ OUT=${BENCH_OUT:-$(mktemp -d /tmp/authd-revocation.XXXXXX)}
 SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
 PIDS=()
 command -v jq >/dev/null || { echo "revocation.sh: jq is required" >&2; exit 2; }
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+source "$ROOT/bench/lib.sh"
+trap stop_all EXIT
+build_tools
 
-mkdir -p "$OUT/bin"
-log "building into $OUT/bin"
-(cd "$ROOT" && go build -o "$OUT/bin/authd" ./cmd/authd && go build -o "$OUT/bin/authd-bench" ./cmd/authd-bench)
-BENCH=$OUT/bin/authd-bench
-echo "nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load average at start $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-
-URL=""
-listening() { # log
-  for _ in $(seq 200); do
-    if addr=$(grep -m1 '"msg":"listening"' "$1" 2>/dev/null | jq -r .addr) && [[ -n "$addr" ]]; then
-      URL=http://$addr
-      return
-    fi
-    sleep 0.1
-  done
-  cat "$1" >&2
-  echo "revocation.sh: a server did not start" >&2
-  exit 1
-}
 (cd "$OUT" && env AUTHD_ENV=production AUTHD_JWT_SECRET="$SECRET" AUTHD_ADDR=127.0.0.1:0 AUTHD_SQLITE_PATH="$OUT/authd.db" \
   AUTHD_RATE_LOGIN_IP=1000000-M AUTHD_RATE_LOGIN_ACCOUNT=1000000-M AUTHD_RATE_REGISTER_IP=1000000-M \
   "$OUT/bin/authd" serve >"$OUT/authd.log" 2>&1) &
 PIDS+=("$!")
-listening "$OUT/authd.log"
+wait_listening "$OUT/authd.log"
 AUTH=$URL
 AUTHD_JWT_SECRET="$SECRET" "$BENCH" -baseline-me -listen 127.0.0.1:0 >"$OUT/off.log" 2>&1 &
 PIDS+=("$!")
-listening "$OUT/off.log"
+wait_listening "$OUT/off.log"
 OFF=$URL
 AUTHD_JWT_SECRET="$SECRET" "$BENCH" -baseline-me -revoked 10000 -listen 127.0.0.1:0 >"$OUT/on.log" 2>&1 &
 PIDS+=("$!")
-listening "$OUT/on.log"
+wait_listening "$OUT/on.log"
 ON=$URL
 log "tokens from $AUTH; check off at $OFF, on at $ON"
 

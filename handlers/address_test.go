@@ -1,11 +1,11 @@
 package handlers_test
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/authd/authd/internal/testutil"
 
 	"github.com/authd/authd/internal/apitest"
 	"github.com/authd/authd/models"
@@ -54,24 +54,6 @@ func TestClientAddress(t *testing.T) {
 	})
 }
 
-// logBuffer collects log lines written from request goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *logBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *logBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // allTables returns the names of every table of db's schema.
 func allTables(t *testing.T, db *models.DB) []string {
 	t.Helper()
@@ -93,7 +75,7 @@ func allTables(t *testing.T, db *models.DB) []string {
 // tour of the API from two full addresses: only their prefixes may remain.
 func TestFullAddressNeverStored(t *testing.T) {
 	const v4, v6 = "198.51.100.77", "2001:db8:abcd:12::77"
-	logs := &logBuffer{}
+	logs := &testutil.SyncBuffer{}
 	apitest.Each(t, apitest.Options{Logs: logs, Env: map[string]string{
 		"AUTHD_TRUSTED_PROXIES": "127.0.0.1/32", "AUTHD_LOG_LEVEL": "debug", "AUTHD_REUSE_GRACE": "0s",
 	}}, func(t *testing.T, s *apitest.Server) {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authd/authd/internal/testutil"
+
 	"github.com/authd/authd/internal/apitest"
 	"github.com/authd/authd/internal/testdb"
 )
@@ -14,7 +16,7 @@ import (
 // database row.
 func TestLogs_NoSecretsInLogsOrTables(t *testing.T) {
 	const clientIP = "203.0.113.77"
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	s := apitest.New(t, apitest.Options{Logs: &logs, Env: map[string]string{
 		"AUTHD_LOG_LEVEL":          "debug",
 		"AUTHD_REUSE_GRACE":        "0s",

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/testutil"
+
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
@@ -186,7 +188,7 @@ func TestAdmin_SecurityEventsCSV(t *testing.T) {
 
 func testSecurityEventsCSV(t *testing.T, dialect string) {
 	{
-		var logs syncBuffer
+		var logs testutil.SyncBuffer
 		s := apitest.New(t, apitest.Options{Dialect: dialect, Logs: &logs,
 			Env: map[string]string{"AUTHD_LOG_LEVEL": "info"}})
 		_, admin := newAdmin(t, s)
@@ -385,22 +387,4 @@ func TestSecurityEvents_FailedEventWriteRollsBackRevocation(t *testing.T) {
 			t.Errorf("legitimate holder after reuse = %d %q, want session_revoked", r.Status, r.Code())
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for the log writer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -10,30 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/testutil"
+
 	"github.com/authd/authd/internal/testdb"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func testEnv(t *testing.T, extra map[string]string) func(string) string {
 	env := map[string]string{
@@ -56,7 +39,7 @@ var listeningRe = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 func start(t *testing.T, getenv func(string) string) (url string, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"authd"}, getenv, strings.NewReader(""), out, out) }()
 	deadline := time.Now().Add(60 * time.Second)
@@ -152,7 +135,7 @@ func TestRun_DrainsInFlightRequests(t *testing.T) {
 // JWKS publishes only the public key with the token's kid (JWT-10).
 func TestRun_CLIAndEdDSA(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "cli.db")
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	ctx := context.Background()
 	env := testEnv(t, map[string]string{"AUTHD_SQLITE_PATH": dbPath})
 	runCmd := func(stdin string, args ...string) error {
@@ -177,7 +160,7 @@ func TestRun_CLIAndEdDSA(t *testing.T) {
 		t.Fatal("user create without --password-stdin succeeded")
 	}
 
-	var keys syncBuffer
+	var keys testutil.SyncBuffer
 	if err := run(ctx, []string{"authd", "keys", "generate"}, env, strings.NewReader(""), &keys, &keys); err != nil {
 		t.Fatalf("keys generate: %v", err)
 	}

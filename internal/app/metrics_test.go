@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/authd/authd/internal/app"
 	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/testdb"
+	authdtest "github.com/authd/authd/internal/testutil"
 )
 
 // /metrics on the main address counts logins, refreshes by outcome, reuse
@@ -92,7 +92,7 @@ func TestRun_MetricsAddrAndRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs authdtest.SyncBuffer
 	a, err := app.New(context.Background(), cfg, &logs, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -142,21 +142,4 @@ func TestRun_MetricsAddrAndRetention(t *testing.T) {
 	if _, err := http.Get("http://" + metricsAddr + "/metrics"); err == nil {
 		t.Error("the metrics server still answers after Run returned")
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

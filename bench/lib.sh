@@ -1,0 +1,35 @@
+# bench/lib.sh: shared helpers of bench/flood.sh and bench/revocation.sh
+# (sourced, not run). The caller sets ROOT and OUT and appends the pids it
+# starts to PIDS; stop_all kills them.
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# build_tools builds authd and authd-bench from the checkout into $OUT/bin.
+build_tools() {
+  mkdir -p "$OUT/bin"
+  log "building into $OUT/bin"
+  (cd "$ROOT" && go build -o "$OUT/bin/authd" ./cmd/authd && go build -o "$OUT/bin/authd-bench" ./cmd/authd-bench)
+  BENCH=$OUT/bin/authd-bench
+  echo "nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load average at start $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+}
+
+# wait_listening LOG sets URL from the {"msg":"listening"} line a server
+# writes to LOG, or fails after 20 s.
+wait_listening() {
+  URL=""
+  for _ in $(seq 200); do
+    if addr=$(grep -m1 '"msg":"listening"' "$1" 2>/dev/null | jq -r .addr) && [[ -n "$addr" ]]; then
+      URL=http://$addr
+      return
+    fi
+    sleep 0.1
+  done
+  cat "$1" >&2
+  echo "$(basename "$0"): a server did not start (see $1)" >&2
+  exit 1
+}
+
+stop_all() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
