@@ -397,3 +397,22 @@ func TestTokensNotFromURL(t *testing.T) {
 		t.Fatalf("refresh?refresh_token= with no body = %d, want 400 or 401", r.Status)
 	}
 }
+
+// A revocation outlives a restart: a new instance on the same database
+// loads the revoked sessions and refuses their access tokens at once (on
+// SQLite from its own load, on PostgreSQL through the feed's load).
+func TestRevocationSurvivesRestart(t *testing.T) {
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
+		_, tok := s.NewUser(t, "restart")
+		if r := s.Do(t, "POST", "/v1/auth/logout", map[string]string{"refresh_token": tok.RefreshToken}); r.Status != http.StatusNoContent {
+			t.Fatalf("logout = %d", r.Status)
+		}
+		restarted := apitest.New(t, apitest.Options{DatabaseURL: s.DatabaseURL, SQLitePath: s.SQLitePath})
+		if n := restarted.App.Revocations().Len(); n == 0 {
+			t.Fatal("the new instance's revocation set is empty")
+		}
+		if r := restarted.Do(t, "GET", "/v1/me", nil, apitest.Bearer(tok.AccessToken)); r.Code() != "session_revoked" {
+			t.Fatalf("/v1/me on the restarted instance = %d %s, want session_revoked", r.Status, r.Body)
+		}
+	})
+}

@@ -101,11 +101,9 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 		a.Close()
 		return nil, err
 	}
+	// Filled by startRevocationFeed: on PostgreSQL the feed loads it after
+	// LISTEN (so nothing slips in between), on SQLite it is loaded there.
 	a.revoked = services.NewRevocations(db.DB, cfg.AccessTTL, clock)
-	if err := a.revoked.Load(ctx); err != nil {
-		a.Close()
-		return nil, err
-	}
 	a.tokens, err = services.NewTokens(services.TokenConfig{
 		Alg: cfg.JWTAlg, Secret: cfg.JWTSecretBytes, PrivateKey: cfg.PrivateKey,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AccessTTL: cfg.AccessTTL,
@@ -158,6 +156,10 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 // only old entries need pruning.
 func (a *App) startRevocationFeed(ctx context.Context) error {
 	if !a.db.IsPostgres() {
+		// One process owns the file: load once, then keep it pruned.
+		if err := a.revoked.Load(ctx); err != nil {
+			return err
+		}
 		pctx, cancel := context.WithCancel(context.Background())
 		go services.PruneRevocations(pctx, a.revoked, time.Minute)
 		a.closers = append(a.closers, cancel)
