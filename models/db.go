@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -41,6 +44,9 @@ type Options struct {
 type DB struct {
 	*gorm.DB
 	Dialect migrations.Dialect
+	// statements, on PostgreSQL, sees every statement sent on the pool's
+	// connections (BEGIN and COMMIT included); see OnStatement.
+	statements *statementTracer
 }
 
 // Open connects to PostgreSQL or opens the SQLite file. It does not migrate.
@@ -72,13 +78,17 @@ func Open(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := gorm.Open(postgres.New(postgres.Config{DSN: dsn}), cfg)
+	pgCfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres: %w", err)
+		return nil, fmt.Errorf("AUTHD_DATABASE_URL: %w", err)
 	}
-	sqlDB, err := g.DB()
+	tracer := &statementTracer{}
+	pgCfg.Tracer = tracer
+	sqlDB := stdlib.OpenDB(*pgCfg)
+	g, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), cfg)
 	if err != nil {
-		return nil, err
+		sqlDB.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	maxOpen := opts.MaxOpenConns
 	if maxOpen <= 0 {
@@ -88,8 +98,39 @@ func Open(opts Options) (*DB, error) {
 	sqlDB.SetMaxIdleConns(maxOpen)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	sqlDB.SetConnMaxLifetime(time.Hour)
-	return &DB{DB: g, Dialect: migrations.Postgres}, nil
+	return &DB{DB: g, Dialect: migrations.Postgres, statements: tracer}, nil
 }
+
+// OnStatement makes fn see the text of every statement authd sends to
+// PostgreSQL from now on, BEGIN and COMMIT included (nil stops it). It
+// counts what the database really receives, whichever layer sent it. It
+// reports false on SQLite, which has no such hook.
+func (db *DB) OnStatement(fn func(sql string)) bool {
+	if db.statements == nil {
+		return false
+	}
+	if fn == nil {
+		db.statements.fn.Store(nil)
+	} else {
+		db.statements.fn.Store(&fn)
+	}
+	return true
+}
+
+// statementTracer is a pgx.QueryTracer that costs one atomic load per
+// statement while nobody listens.
+type statementTracer struct {
+	fn atomic.Pointer[func(string)]
+}
+
+func (t *statementTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if fn := t.fn.Load(); fn != nil {
+		(*fn)(data.SQL)
+	}
+	return ctx
+}
+
+func (t *statementTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // postgresDSN adds authd's session settings to the URL unless the operator
 // set them already.

@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -34,6 +35,9 @@ type Sessions struct {
 	revoked *Revocations
 	key     []byte
 	now     Clock
+	// pg is the pool on PostgreSQL, where the common refresh takes two
+	// statements without a transaction (refreshFast); nil on SQLite.
+	pg *sql.DB
 
 	// Notify, when set, is called inside every revocation's transaction
 	// with the revoked session ids, so that other instances learn of them
@@ -44,7 +48,13 @@ type Sessions struct {
 // NewSessions returns a Sessions. key is the refresh derivation key shared by
 // every instance (LoadServerKey).
 func NewSessions(db *gorm.DB, cfg SessionConfig, tokens *Tokens, events *Events, revoked *Revocations, key []byte, now Clock) *Sessions {
-	return &Sessions{db: db, cfg: cfg, tokens: tokens, events: events, revoked: revoked, key: key, now: now}
+	s := &Sessions{db: db, cfg: cfg, tokens: tokens, events: events, revoked: revoked, key: key, now: now}
+	if db.Dialector.Name() == "postgres" {
+		if pool, err := db.DB(); err == nil {
+			s.pg = pool
+		}
+	}
+	return s
 }
 
 // Config returns the session configuration.
@@ -180,10 +190,13 @@ const (
 // token's single child. A retry of the same token within the grace window
 // returns the same child again (while that child is unused).
 //
-// The common path is five statements: BEGIN, an UPDATE of the session
-// (which takes its row lock, so rotations and revocations of one family
+// On PostgreSQL the common path is two statements and one implicit
+// transaction (refreshFast). Otherwise, and whenever that path does not
+// rotate, it is one transaction: BEGIN, an UPDATE of the session (which
+// takes its row lock, so rotations and revocations of one family
 // serialize), a conditional UPDATE of the token that only a live token
-// passes, the INSERT of the child, COMMIT.
+// passes, the INSERT of the child, COMMIT; a token that is not live is
+// examined under the same lock (retry within grace, reuse, expiry).
 //
 // Returns CodeInvalidToken (malformed, unknown or wrong secret: nothing is
 // revoked), CodeTokenExpired, CodeRefreshTokenReused (the family is revoked,
@@ -205,6 +218,13 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenP
 	childID, err := uuid.NewV7()
 	if err != nil {
 		return TokenPair{}, err
+	}
+	if s.pg != nil {
+		pair, k, done, err := s.refreshFast(ctx, tok, childID, meta, now)
+		if done {
+			kind = k
+			return pair, err
+		}
 	}
 	var (
 		head  *models.SessionHead
@@ -286,6 +306,44 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenP
 	}
 }
 
+// refreshFast is the common refresh on PostgreSQL: read the token's secret
+// hash, compare it here in constant time, then rotate in one statement
+// (models.RotateInOneStatement) that decides exactly what the general
+// transaction decides for a live token: the session row lock first, then
+// the conditional UPDATE that elects one winner, then the session touch and
+// the child. done is false, with nothing written, when the token is not
+// live or the statement rotated nothing (a concurrent winner, a revoked or
+// expired session): the general transaction then finds out why, under the
+// session's lock.
+func (s *Sessions) refreshFast(ctx context.Context, tok refreshToken, childID uuid.UUID, meta Meta, now time.Time) (_ TokenPair, kind outcome, done bool, err error) {
+	ts, err := models.ReadTokenSecret(ctx, s.pg, tok.ID, now)
+	if errors.Is(err, models.ErrNotFound) {
+		return TokenPair{}, outcomeInvalid, true, errRefreshInvalid
+	}
+	if err != nil {
+		return TokenPair{}, 0, true, fmt.Errorf("refresh: %w", err)
+	}
+	if !secretMatches(tok.Secret, ts.SecretHash) {
+		return TokenPair{}, outcomeInvalid, true, errRefreshInvalid // a known id with a wrong secret changes nothing
+	}
+	if !ts.Live {
+		return TokenPair{}, 0, false, nil
+	}
+	secret := childSecret(s.key, tok, childID)
+	rot, err := models.RotateInOneStatement(ctx, s.pg, models.RotateParams{
+		TokenID: tok.ID, ChildID: childID, Now: now, IPPrefix: meta.IPPrefix,
+		ChildHash: hashSecret(secret), ChildExpiresAt: now.Add(s.cfg.RefreshTTL),
+	})
+	if errors.Is(err, models.ErrNotFound) {
+		return TokenPair{}, 0, false, nil
+	}
+	if err != nil {
+		return TokenPair{}, 0, true, fmt.Errorf("refresh: %w", err)
+	}
+	pair, err := s.pair(&rot.SessionHead, refreshToken{ID: childID, Secret: secret}, rot.ChildExpiresAt, now)
+	return pair, outcomeRotated, true, err
+}
+
 // refreshed builds the answer of a successful rotation or retry.
 func (s *Sessions) refreshed(parent refreshToken, head *models.SessionHead, child *models.RefreshToken, now time.Time) (TokenPair, error) {
 	secret := childSecret(s.key, parent, child.ID)
@@ -293,14 +351,20 @@ func (s *Sessions) refreshed(parent refreshToken, head *models.SessionHead, chil
 		// The derivation key changed since the child was minted.
 		return TokenPair{}, errRefreshInvalid
 	}
+	return s.pair(head, refreshToken{ID: child.ID, Secret: secret}, child.ExpiresAt, now)
+}
+
+// pair is the answer of a refresh: a new access token for the session and
+// the child refresh token.
+func (s *Sessions) pair(head *models.SessionHead, child refreshToken, childExpiresAt, now time.Time) (TokenPair, error) {
 	access, err := s.issueAccess(Principal{UserID: head.UserID, SessionID: head.ID, Role: head.Role, ClientID: head.ClientID})
 	if err != nil {
 		return TokenPair{}, err
 	}
 	return TokenPair{
 		Access:           access,
-		RefreshToken:     refreshToken{ID: child.ID, Secret: secret}.String(),
-		RefreshExpiresIn: secondsUntil(child.ExpiresAt, now),
+		RefreshToken:     child.String(),
+		RefreshExpiresIn: secondsUntil(childExpiresAt, now),
 		SessionID:        head.ID,
 		User:             models.User{ID: head.UserID, Email: head.Email, Role: head.Role, CreatedAt: head.UserCreatedAt},
 	}, nil
