@@ -24,23 +24,29 @@ import (
 // TokenSecret is what the first statement of a rotation reads of a token.
 type TokenSecret struct {
 	SecretHash []byte
-	// Live: not rotated, not revoked and not expired at the given time.
+	// Live: not rotated, not revoked and not expired at Now.
 	Live bool
+	// Now is the time of the decision: the caller's, or the database's
+	// statement time when the caller gave none.
+	Now time.Time
 }
 
-const readTokenSecretSQL = `SELECT secret_hash, rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2
-FROM refresh_tokens WHERE id = $1`
+const readTokenSecretSQL = `SELECT secret_hash, rotated_at IS NULL AND revoked_at IS NULL AND expires_at > t.now, t.now
+FROM refresh_tokens, (SELECT COALESCE($2::timestamptz, statement_timestamp()) AS now) t WHERE id = $1`
 
 // ReadTokenSecret returns the stored secret hash of token id and whether the
-// token is live at now, or ErrNotFound. PostgreSQL only.
-func ReadTokenSecret(ctx context.Context, db *sql.DB, id uuid.UUID, now time.Time) (*TokenSecret, error) {
+// token is live at now, or ErrNotFound. A nil now means the database's
+// clock, so that every instance decides on one time source however wrong
+// its own clock is (FI-8). PostgreSQL only.
+func ReadTokenSecret(ctx context.Context, db *sql.DB, id uuid.UUID, now *time.Time) (*TokenSecret, error) {
 	var ts TokenSecret
 	err := withPgx(ctx, db, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, readTokenSecretSQL, pgUUID(id), now).Scan(&ts.SecretHash, &ts.Live)
+		return c.QueryRow(ctx, readTokenSecretSQL, pgUUID(id), now).Scan(&ts.SecretHash, &ts.Live, &ts.Now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read refresh token: %w", err)
 	}
+	ts.Now = ts.Now.UTC()
 	return &ts, nil
 }
 

@@ -36,8 +36,15 @@ type Sessions struct {
 	key     []byte
 	now     Clock
 	// pg is the pool on PostgreSQL, where the common refresh takes two
-	// statements without a transaction (refreshFast); nil on SQLite.
+	// statements without a transaction (rotateFast); nil on SQLite.
 	pg *sql.DB
+
+	// DatabaseTime, on PostgreSQL, makes the decisions of a refresh (grace,
+	// expiry, the times it writes) on the database's clock instead of now:
+	// instances whose clocks disagree still agree on them (FI-8). The app
+	// sets it when it runs on the real clock; a test's settable clock
+	// leaves it off so that it drives those decisions itself.
+	DatabaseTime bool
 
 	// Notify, when set, is called inside every revocation's transaction
 	// with the revoked session ids, so that other instances learn of them
@@ -191,7 +198,8 @@ const (
 // returns the same child again (while that child is unused).
 //
 // On PostgreSQL the common path is two statements and one implicit
-// transaction (refreshFast). Otherwise, and whenever that path does not
+// transaction: a read of the token's secret hash, compared here in
+// constant time (RT-04), then rotateFast. Otherwise, and whenever that path does not
 // rotate, it is one transaction: BEGIN, an UPDATE of the session (which
 // takes its row lock, so rotations and revocations of one family
 // serialize), a conditional UPDATE of the token that only a live token
@@ -220,10 +228,33 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenP
 		return TokenPair{}, err
 	}
 	if s.pg != nil {
-		pair, k, done, err := s.refreshFast(ctx, tok, childID, meta, now)
-		if done {
-			kind = k
-			return pair, err
+		// One read decides the common case: an unknown token or a wrong
+		// secret ends here, a live one is rotated in one statement.
+		at := &now
+		if s.DatabaseTime {
+			at = nil
+		}
+		ts, err := models.ReadTokenSecret(ctx, s.pg, tok.ID, at)
+		if errors.Is(err, models.ErrNotFound) {
+			kind = outcomeInvalid
+			return TokenPair{}, errRefreshInvalid
+		}
+		if err != nil {
+			return TokenPair{}, fmt.Errorf("refresh: %w", err)
+		}
+		if !secretMatches(tok.Secret, ts.SecretHash) {
+			kind = outcomeInvalid // a known id with a wrong secret changes nothing
+			return TokenPair{}, errRefreshInvalid
+		}
+		now = ts.Now
+		if ts.Live {
+			pair, rotated, err := s.rotateFast(ctx, tok, childID, meta, now)
+			if err != nil || rotated {
+				if rotated {
+					kind = outcomeRotated
+				}
+				return pair, err
+			}
 		}
 	}
 	var (
@@ -300,48 +331,33 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenP
 	case outcomeExpired:
 		return TokenPair{}, errRefreshExpired
 	case outcomeReuse:
-		return TokenPair{}, s.reuseDetected(ctx, old, meta)
+		return TokenPair{}, s.reuseDetected(ctx, old, meta, now)
 	default:
 		return TokenPair{}, s.inactive(ctx, tok, now)
 	}
 }
 
-// refreshFast is the common refresh on PostgreSQL: read the token's secret
-// hash, compare it here in constant time, then rotate in one statement
-// (models.RotateInOneStatement) that decides exactly what the general
+// rotateFast rotates a live token on PostgreSQL in one statement
+// (models.RotateInOneStatement), which decides exactly what the general
 // transaction decides for a live token: the session row lock first, then
 // the conditional UPDATE that elects one winner, then the session touch and
-// the child. done is false, with nothing written, when the token is not
-// live or the statement rotated nothing (a concurrent winner, a revoked or
-// expired session): the general transaction then finds out why, under the
-// session's lock.
-func (s *Sessions) refreshFast(ctx context.Context, tok refreshToken, childID uuid.UUID, meta Meta, now time.Time) (_ TokenPair, kind outcome, done bool, err error) {
-	ts, err := models.ReadTokenSecret(ctx, s.pg, tok.ID, now)
-	if errors.Is(err, models.ErrNotFound) {
-		return TokenPair{}, outcomeInvalid, true, errRefreshInvalid
-	}
-	if err != nil {
-		return TokenPair{}, 0, true, fmt.Errorf("refresh: %w", err)
-	}
-	if !secretMatches(tok.Secret, ts.SecretHash) {
-		return TokenPair{}, outcomeInvalid, true, errRefreshInvalid // a known id with a wrong secret changes nothing
-	}
-	if !ts.Live {
-		return TokenPair{}, 0, false, nil
-	}
+// the child. rotated is false, with nothing written, when the statement
+// rotated nothing (a concurrent winner, a revoked or expired session): the
+// general transaction then finds out why, under the session's lock.
+func (s *Sessions) rotateFast(ctx context.Context, tok refreshToken, childID uuid.UUID, meta Meta, now time.Time) (_ TokenPair, rotated bool, err error) {
 	secret := childSecret(s.key, tok, childID)
 	rot, err := models.RotateInOneStatement(ctx, s.pg, models.RotateParams{
 		TokenID: tok.ID, ChildID: childID, Now: now, IPPrefix: meta.IPPrefix,
 		ChildHash: hashSecret(secret), ChildExpiresAt: now.Add(s.cfg.RefreshTTL),
 	})
 	if errors.Is(err, models.ErrNotFound) {
-		return TokenPair{}, 0, false, nil
+		return TokenPair{}, false, nil
 	}
 	if err != nil {
-		return TokenPair{}, 0, true, fmt.Errorf("refresh: %w", err)
+		return TokenPair{}, false, fmt.Errorf("refresh: %w", err)
 	}
 	pair, err := s.pair(&rot.SessionHead, refreshToken{ID: childID, Secret: secret}, rot.ChildExpiresAt, now)
-	return pair, outcomeRotated, true, err
+	return pair, err == nil, err
 }
 
 // refreshed builds the answer of a successful rotation or retry.
@@ -372,8 +388,7 @@ func (s *Sessions) pair(head *models.SessionHead, child refreshToken, childExpir
 
 // reuseDetected revokes the family of a replayed token and records it. The
 // revocation commits on its own, although the caller gets an error (F14).
-func (s *Sessions) reuseDetected(ctx context.Context, old *models.RefreshToken, meta Meta) error {
-	now := s.now()
+func (s *Sessions) reuseDetected(ctx context.Context, old *models.RefreshToken, meta Meta, now time.Time) error {
 	var revoked bool
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		latest, err := models.LatestRefreshToken(ctx, tx, old.SessionID)

@@ -58,6 +58,10 @@ type Options struct {
 	Env map[string]string
 	// Clock, when set, drives every time decision of the instance.
 	Clock *Clock
+	// Skew, without Clock, puts the instance's own clock off by this much
+	// (app.NewSkewed): its refreshes are still decided on the database's
+	// clock on PostgreSQL.
+	Skew time.Duration
 	// DatabaseURL / SQLitePath share the database of another instance.
 	DatabaseURL string
 	SQLitePath  string
@@ -131,11 +135,18 @@ func New(t testing.TB, opts Options) *Server {
 	if logs == nil {
 		logs = io.Discard
 	}
-	var clock func() time.Time
-	if opts.Clock != nil {
-		clock = opts.Clock.Now
+	var (
+		a   *app.App
+		err error
+	)
+	switch {
+	case opts.Clock != nil:
+		a, err = app.New(context.Background(), cfg, logs, opts.Clock.Now)
+	case opts.Skew != 0:
+		a, err = app.NewSkewed(context.Background(), cfg, logs, opts.Skew)
+	default:
+		a, err = app.New(context.Background(), cfg, logs, nil)
 	}
-	a, err := app.New(context.Background(), cfg, logs, clock)
 	if err != nil {
 		t.Fatalf("start authd: %v", err)
 	}

@@ -78,8 +78,21 @@ func newLogger(cfg Config, out io.Writer) *slog.Logger {
 }
 
 // New opens and migrates the database and builds the services and the
-// HTTP engine. clock may be nil (the system clock).
+// HTTP engine. clock, when set, drives every time decision of the instance
+// (a test's settable clock). nil is the system clock, and on PostgreSQL the
+// database's clock for the decisions of a refresh, so that instances with
+// skewed clocks agree on grace windows and expiries (FI-8).
 func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock) (*App, error) {
+	return newApp(ctx, cfg, logOut, clock, clock == nil)
+}
+
+// NewSkewed is New on a system clock that is off by skew: an instance whose
+// own clock is wrong. It still decides refreshes on the database's clock.
+func NewSkewed(ctx context.Context, cfg Config, logOut io.Writer, skew time.Duration) (*App, error) {
+	return newApp(ctx, cfg, logOut, func() time.Time { return services.SystemClock().Add(skew) }, true)
+}
+
+func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock, databaseTime bool) (*App, error) {
 	if clock == nil {
 		clock = services.SystemClock
 	}
@@ -126,6 +139,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer, clock services.Clock
 	a.sessions = services.NewSessions(db.DB, services.SessionConfig{
 		RefreshTTL: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge, ReuseGrace: cfg.ReuseGrace, MaxSessions: cfg.MaxSessions,
 	}, a.tokens, events, a.revoked, key, clock)
+	a.sessions.DatabaseTime = databaseTime
 	if err := a.startRevocationFeed(ctx); err != nil {
 		a.Close()
 		return nil, err
