@@ -288,11 +288,17 @@ func (p *Proxy) Resume() {
 // viaProxy returns dbURL with its host replaced by the proxy's.
 func viaProxy(t *testing.T, dbURL string, p *Proxy) string {
 	t.Helper()
+	return withHost(t, dbURL, p.Addr())
+}
+
+// withHost returns dbURL with its host:port replaced by addr.
+func withHost(t *testing.T, dbURL, addr string) string {
+	t.Helper()
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Host = p.Addr()
+	u.Host = addr
 	return u.String()
 }
 
