@@ -111,9 +111,13 @@ func RenameSession(ctx context.Context, tx *gorm.DB, userID, id uuid.UUID, name 
 	return nil
 }
 
-// RevokeSession marks the session and every refresh token in it revoked.
-// It reports false when the session was already revoked (or does not exist),
-// so that exactly one caller records the revocation event.
+// RevokeSession marks the session and its live refresh token revoked. The
+// rotated tokens of the family are dead already (a replay of one is reuse by
+// its rotated_at, and every refresh checks the session first), so a long-lived
+// device's thousands of rotated tokens are not rewritten: revoking costs the
+// same after a month of rotations as after one. It reports false when the
+// session was already revoked (or does not exist), so that exactly one caller
+// records the revocation event.
 func RevokeSession(ctx context.Context, tx *gorm.DB, id uuid.UUID, reason string, now time.Time) (bool, error) {
 	// The session row is updated first: refresh takes the same row lock
 	// first, so a revocation and a rotation of one family serialize and can
@@ -128,7 +132,7 @@ func RevokeSession(ctx context.Context, tx *gorm.DB, id uuid.UUID, reason string
 		return false, nil
 	}
 	err := tx.WithContext(ctx).Model(&RefreshToken{}).
-		Where("session_id = ? AND revoked_at IS NULL", id).
+		Where("session_id = ? AND rotated_at IS NULL AND revoked_at IS NULL", id).
 		Update("revoked_at", now).Error
 	if err != nil {
 		return false, fmt.Errorf("revoke refresh tokens of %s: %w", id, translate(err))
