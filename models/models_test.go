@@ -72,9 +72,12 @@ func TestRevokeSession_TouchesOnlyTheLiveToken(t *testing.T) {
 			id := rt.ID
 			parent, live = &id, id
 		}
-		ok, err := models.RevokeSession(ctx, db.DB, s.ID, models.ReasonLogout, now)
-		if err != nil || !ok {
-			t.Fatalf("RevokeSession() = %v, %v", ok, err)
+		got, err := models.RevokeSession(ctx, db.DB, s.ID, models.ReasonLogout, now)
+		if err != nil || got == nil || got.ID != s.ID || got.DeviceName != "d" || got.RevokedAt == nil {
+			t.Fatalf("RevokeSession() = %+v, %v; want the revoked session", got, err)
+		}
+		if again, err := models.RevokeSession(ctx, db.DB, s.ID, models.ReasonLogout, now); err != nil || again != nil {
+			t.Fatalf("second RevokeSession() = %+v, %v; want nil, nil", again, err)
 		}
 		if n := testdb.Count(t, db, "SELECT count(*) FROM refresh_tokens WHERE session_id = ? AND revoked_at IS NOT NULL", s.ID); n != 1 {
 			t.Fatalf("%d tokens rewritten by the revocation, want 1 (the live one)", n)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Session is one signed-in device: one refresh-token family.
@@ -111,33 +112,35 @@ func RenameSession(ctx context.Context, tx *gorm.DB, userID, id uuid.UUID, name 
 	return nil
 }
 
-// RevokeSession marks the session and its live refresh token revoked. The
-// rotated tokens of the family are dead already (a replay of one is reuse by
-// its rotated_at, and every refresh checks the session first), so a long-lived
-// device's thousands of rotated tokens are not rewritten: revoking costs the
-// same after a month of rotations as after one. It reports false when the
-// session was already revoked (or does not exist), so that exactly one caller
-// records the revocation event.
-func RevokeSession(ctx context.Context, tx *gorm.DB, id uuid.UUID, reason string, now time.Time) (bool, error) {
+// RevokeSession marks the session and its live refresh token revoked and
+// returns the session as revoked. The rotated tokens of the family are dead
+// already (a replay of one is reuse by its rotated_at, and every refresh
+// checks the session first), so a long-lived device's thousands of rotated
+// tokens are not rewritten: revoking costs the same after a month of
+// rotations as after one. It returns nil when the session was already
+// revoked (or does not exist), so that exactly one caller records the
+// revocation event.
+func RevokeSession(ctx context.Context, tx *gorm.DB, id uuid.UUID, reason string, now time.Time) (*Session, error) {
 	// The session row is updated first: refresh takes the same row lock
 	// first, so a revocation and a rotation of one family serialize and can
-	// never deadlock.
-	res := tx.WithContext(ctx).Model(&Session{}).
+	// never deadlock. RETURNING gives the row to the event without a read.
+	var rows []Session
+	res := tx.WithContext(ctx).Model(&rows).Clauses(clause.Returning{}).
 		Where("id = ? AND revoked_at IS NULL", id).
 		Updates(map[string]any{"revoked_at": now, "revoke_reason": reason})
 	if res.Error != nil {
-		return false, fmt.Errorf("revoke session %s: %w", id, translate(res.Error))
+		return nil, fmt.Errorf("revoke session %s: %w", id, translate(res.Error))
 	}
-	if res.RowsAffected == 0 {
-		return false, nil
+	if len(rows) == 0 {
+		return nil, nil
 	}
 	err := tx.WithContext(ctx).Model(&RefreshToken{}).
 		Where("session_id = ? AND rotated_at IS NULL AND revoked_at IS NULL", id).
 		Update("revoked_at", now).Error
 	if err != nil {
-		return false, fmt.Errorf("revoke refresh tokens of %s: %w", id, translate(err))
+		return nil, fmt.Errorf("revoke refresh tokens of %s: %w", id, translate(err))
 	}
-	return true, nil
+	return &rows[0], nil
 }
 
 // ActiveSessionIDs returns the ids of the user's active sessions, least

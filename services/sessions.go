@@ -490,12 +490,8 @@ func (s *Sessions) Revoke(ctx context.Context, id uuid.UUID, reason string, acto
 
 // revokeTx revokes one session in tx and records its event, once.
 func (s *Sessions) revokeTx(ctx context.Context, tx *gorm.DB, id uuid.UUID, reason string, actor *uuid.UUID, meta Meta, now time.Time, details string) (bool, error) {
-	ok, err := models.RevokeSession(ctx, tx, id, reason, now)
-	if err != nil || !ok {
-		return ok, err
-	}
-	sess, err := models.FindSessionByID(ctx, tx, id)
-	if err != nil {
+	sess, err := models.RevokeSession(ctx, tx, id, reason, now)
+	if err != nil || sess == nil {
 		return false, err
 	}
 	if details == "" {
