@@ -8,9 +8,10 @@ import (
 	"github.com/authd/authd/services"
 )
 
-// BenchmarkRefreshRotation measures one chained refresh (the five-statement
-// rotation plus signing the access token) on PostgreSQL, through the
-// service, as an app does it after every access-token expiry.
+// BenchmarkRefreshRotation measures one chained refresh (on PostgreSQL the
+// two-statement rotation, on SQLite the five-statement transaction, plus
+// signing the access token) through the service, as an app does it after
+// every access-token expiry.
 func BenchmarkRefreshRotation(b *testing.B) {
 	for _, dialect := range []string{"postgres", "sqlite"} {
 		b.Run(dialect, func(b *testing.B) {
