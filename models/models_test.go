@@ -11,15 +11,24 @@ import (
 	"github.com/authd/authd/models"
 )
 
+// userWithSession stores a user with one active session (device "d" of
+// client "app", an hour to live) and returns them with the time used.
+func userWithSession(t *testing.T, db *models.DB, email string) (*models.User, *models.Session, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	u := &models.User{ID: uuid.New(), Email: email, PasswordHash: "x", Role: "user", CreatedAt: now, UpdatedAt: now}
+	testdb.Must(t, models.CreateUser(ctx, db.DB, u))
+	s := &models.Session{ID: uuid.New(), UserID: u.ID, ClientID: "app", DeviceName: "d", UserAgent: "ua",
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
+	testdb.Must(t, models.CreateSession(ctx, db.DB, s))
+	return u, s, now
+}
+
 func TestTouchSessionOfToken_ReturnsSessionAndUser(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		u := &models.User{ID: uuid.New(), Email: "a@example.com", PasswordHash: "x", Role: "user", CreatedAt: now, UpdatedAt: now}
-		testdb.Must(t, models.CreateUser(ctx, db.DB, u))
-		s := &models.Session{ID: uuid.New(), UserID: u.ID, ClientID: "app", DeviceName: "d", UserAgent: "ua",
-			CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
-		testdb.Must(t, models.CreateSession(ctx, db.DB, s))
+		u, s, now := userWithSession(t, db, "a@example.com")
 		rt := &models.RefreshToken{ID: uuid.New(), SessionID: s.ID, SecretHash: []byte{1, 2}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		testdb.Must(t, models.CreateRefreshToken(ctx, db.DB, rt))
 
@@ -52,12 +61,7 @@ func TestTouchSessionOfToken_ReturnsSessionAndUser(t *testing.T) {
 func TestRevokeSession_TouchesOnlyTheLiveToken(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		u := &models.User{ID: uuid.New(), Email: "r@example.com", PasswordHash: "x", Role: "user", CreatedAt: now, UpdatedAt: now}
-		testdb.Must(t, models.CreateUser(ctx, db.DB, u))
-		s := &models.Session{ID: uuid.New(), UserID: u.ID, ClientID: "app", DeviceName: "d", UserAgent: "ua",
-			CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
-		testdb.Must(t, models.CreateSession(ctx, db.DB, s))
+		_, s, now := userWithSession(t, db, "r@example.com")
 		var parent *uuid.UUID
 		var live uuid.UUID
 		for g := 0; g < 300; g++ {
