@@ -199,8 +199,8 @@ const (
 //
 // On PostgreSQL the common path is two statements and one implicit
 // transaction: a read of the token's secret hash, compared here in
-// constant time (RT-04), then rotateFast. Otherwise, and whenever that path does not
-// rotate, it is one transaction: BEGIN, an UPDATE of the session (which
+// constant time (RT-04), then rotateFast. Otherwise, and whenever that
+// path does not rotate, it is one transaction: BEGIN, an UPDATE of the session (which
 // takes its row lock, so rotations and revocations of one family
 // serialize), a conditional UPDATE of the token that only a live token
 // passes, the INSERT of the child, COMMIT; a token that is not live is
@@ -409,7 +409,9 @@ func (s *Sessions) reuseDetected(ctx context.Context, old *models.RefreshToken, 
 		return fmt.Errorf("revoke reused family: %w", err)
 	}
 	if revoked {
-		s.published([]uuid.UUID{old.SessionID}, now)
+		// The in-memory set ages on this instance's clock, like the access
+		// tokens it checks.
+		s.published([]uuid.UUID{old.SessionID}, s.now())
 	}
 	return errRefreshReused
 }
