@@ -94,3 +94,31 @@ func TestRevokeSession_TouchesOnlyTheLiveToken(t *testing.T) {
 		}
 	})
 }
+
+// Every refresh sets the session's last_used_at. That update must stay
+// heap-only (HOT: no new index entries) on PostgreSQL, or each refresh
+// writes into every index of sessions (migration 00002). The counters are
+// the transaction's own, so the test is exact and needs no stats flush.
+func TestSessionTouchIsHeapOnly(t *testing.T) {
+	db := testdb.Postgres(t)
+	ctx := context.Background()
+	_, s, now := userWithSession(t, db, "hot@example.com")
+	rt := &models.RefreshToken{ID: uuid.New(), SessionID: s.ID, SecretHash: []byte{1}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	testdb.Must(t, models.CreateRefreshToken(ctx, db.DB, rt))
+	tx := db.DB.Begin()
+	defer tx.Rollback()
+	const touches = 20
+	for i := 1; i <= touches; i++ {
+		if _, err := models.TouchSessionOfToken(ctx, tx, rt.ID, "203.0.113.0/24", now.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var updated, hot int64
+	if err := tx.Raw(`SELECT pg_stat_get_xact_tuples_updated('sessions'::regclass),
+		pg_stat_get_xact_tuples_hot_updated('sessions'::regclass)`).Row().Scan(&updated, &hot); err != nil {
+		t.Fatal(err)
+	}
+	if updated != touches || hot != touches {
+		t.Fatalf("%d session updates, %d of them heap-only; want %d and %d", updated, hot, touches, touches)
+	}
+}
