@@ -40,25 +40,31 @@ func startAckCutter(t *testing.T, target, marker string) *ackCutter {
 		t.Fatal(err)
 	}
 	p := &ackCutter{ln: ln, target: target, marker: marker}
-	var wg sync.WaitGroup
-	conns := make(chan net.Conn, 64)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
-				close(conns)
 				return
 			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
 			wg.Add(1)
 			go func() { defer wg.Done(); p.serve(c) }()
-			conns <- c
 		}
 	}()
 	t.Cleanup(func() {
 		ln.Close()
-		for c := range conns {
+		mu.Lock()
+		for _, c := range conns {
 			c.Close()
 		}
+		mu.Unlock()
 		wg.Wait()
 	})
 	return p
@@ -69,6 +75,20 @@ func (p *ackCutter) Addr() string { return p.ln.Addr().String() }
 // arm makes the proxy cut after the next n acknowledgements of the marked
 // statement.
 func (p *ackCutter) arm(n int32) { p.armed.Store(n) }
+
+// takeCut uses up one armed cut, if any is left.
+func (p *ackCutter) takeCut() bool {
+	for {
+		n := p.armed.Load()
+		if n <= 0 {
+			return false
+		}
+		if p.armed.CompareAndSwap(n, n-1) {
+			p.cuts.Add(1)
+			return true
+		}
+	}
+}
 
 func (p *ackCutter) serve(client net.Conn) {
 	defer client.Close()
@@ -134,12 +154,10 @@ func (p *ackCutter) serve(client net.Conn) {
 			}
 			switch typ {
 			case 'C':
-				if pending.Load() && p.armed.Add(-1) >= 0 {
-					p.cuts.Add(1)
+				if pending.Load() && p.takeCut() {
 					server.Close()
 					return
 				}
-				p.armed.CompareAndSwap(-1, 0)
 			case 'Z':
 				pending.Store(false)
 			}
