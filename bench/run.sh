@@ -261,6 +261,11 @@ maxp99() { # phase-prefix: the worst p99 over the rounds
   echo "refresh p99 with $W workers (worst round): $(maxp99 refresh-small) ms; with 8: $(p99 refresh-small-c8) ms; with 1: $(p99 refresh-small-c1) ms" \
     "(target < 10 ms: $(verdict "$(maxp99 refresh-small)" '<' 10) at $W, $(verdict "$(p99 refresh-small-c8)" '<' 10) at 8, $(verdict "$(p99 refresh-small-c1)" '<' 10) at 1);" \
     "pgbench p99: $(maxp99 pgbench-refresh) ms at $W clients, $(p99 pgbench-refresh-c8) ms at 8, $(p99 pgbench-refresh-c1) ms at 1"
+  # The p99 bound is absolute; PostgreSQL's own tail on this host, with no
+  # authd, no HTTP and no load tool, says whether the host can meet it.
+  if (( $(echo "$(maxp99 pgbench-refresh) >= 10" | bc) )); then
+    echo "  note: pgbench alone misses 10 ms at $W clients on this host, so the p99 target cannot be met here"
+  fi
   echo "/v1/me / bare handler: $R_ME (target >= 0.80: $(verdict "$R_ME" '>=' 0.80))"
   echo "login / raw bcrypt (cost 12): $R_LOGIN (target >= 0.95: $(verdict "$R_LOGIN" '>=' 0.95))"
   if [[ -n "$GROWTH" ]]; then
@@ -271,7 +276,15 @@ maxp99() { # phase-prefix: the worst p99 over the rounds
     echo "peak memory (VmHWM): authd-large $((HWM_L / 1024)) MiB"
   fi
   echo "peak memory (VmHWM): authd-a $((HWM_A / 1024)) MiB after every small-database phase; authd-b $((HWM_B2 / 1024)) MiB, authd-c $((HWM_B3 / 1024)) MiB"
-  echo "unexpected 401 or 5xx (must be 0): refresh $(u401 "refresh-small-$ROUNDS"), mixed $(u401 mixed), scale-refresh $(u401 scale-refresh), scale-mixed $(u401 scale-mixed)"
+  # Every phase of the load tool, not only the last: a lost or forked
+  # rotation in round 1 must show as much as one in the last round.
+  bad=""
+  for f in "$OUT"/*.json; do
+    n=$(basename "$f" .json)
+    v=$(jq -r 'if has("unexpected_401") then .unexpected_401 + .server_errors else empty end' "$f")
+    if [[ -n "$v" && "$v" != 0 ]]; then bad+=" $n=$v"; fi
+  done
+  echo "unexpected 401 or 5xx other than 503 (must be 0), over every load-tool phase: ${bad:-0 in all}"
   echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "results: $OUT"
 } | tee "$OUT/summary.txt"
