@@ -13,9 +13,11 @@ import (
 // or flushInterval after the first of them, whichever comes first, and at
 // Close. A line therefore reaches the log at most flushInterval late; a
 // crash loses at most that much (security events are in the database as
-// well). Write copies the line, as slog expects of its writer.
+// well). Write copies the line, as slog expects of its writer. A failed
+// write to the output loses what was waiting, not the lines after it.
 type logWriter struct {
 	mu    sync.Mutex
+	out   io.Writer
 	buf   *bufio.Writer
 	timer *time.Timer
 	armed bool
@@ -28,7 +30,7 @@ const (
 )
 
 func newLogWriter(out io.Writer) *logWriter {
-	w := &logWriter{buf: bufio.NewWriterSize(out, logBufferSize)}
+	w := &logWriter{out: out, buf: bufio.NewWriterSize(out, logBufferSize)}
 	w.timer = time.AfterFunc(time.Hour, w.flushTimer)
 	w.timer.Stop()
 	return w
@@ -39,7 +41,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	n, err := w.buf.Write(p) // flushes by itself when full
 	if err != nil {
-		w.err = err
+		w.failed(err)
 		return n, err
 	}
 	if !w.armed && w.buf.Buffered() > 0 {
@@ -54,8 +56,16 @@ func (w *logWriter) flushTimer() {
 	defer w.mu.Unlock()
 	w.armed = false
 	if err := w.buf.Flush(); err != nil {
-		w.err = err
+		w.failed(err)
 	}
+}
+
+// failed records err and starts the buffer afresh: a bufio.Writer keeps its
+// first error and refuses every later write, which would silence the log
+// for good after one failed write (a full disk that frees up, say).
+func (w *logWriter) failed(err error) {
+	w.err = err
+	w.buf.Reset(w.out)
 }
 
 // Close writes out what is waiting and stops the timer; call it after the
@@ -66,7 +76,7 @@ func (w *logWriter) Close() error {
 	defer w.mu.Unlock()
 	w.armed = false
 	if err := w.buf.Flush(); err != nil {
-		return err
+		w.failed(err)
 	}
 	return w.err
 }
