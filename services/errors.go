@@ -7,7 +7,7 @@ import (
 	"github.com/authd/authd/models"
 )
 
-// The stable error codes of the HTTP contract (../shared/API.md). Clients
+// The stable error codes of the HTTP contract (docs/API.md). Clients
 // branch on these values, so they never change once published.
 const (
 	CodeInvalidRequest     = "invalid_request"
