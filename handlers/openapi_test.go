@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gin-gonic/gin"
 
 	"github.com/authd/authd/handlers"
@@ -104,4 +105,60 @@ func TestOpenAPI_Conformance(t *testing.T) {
 		want(t, s.Do(t, "GET", "/v1/auth/login", nil), 405, "method_not_allowed")
 		want(t, s.Do(t, "GET", "/oauth/token", nil), 405, "method_not_allowed")
 	})
+}
+
+// The description says which operations need an access token, and says it
+// right: every route that answers a request without credentials with the
+// missing-token 401 requires bearer (explicitly or through the document's
+// default), and every other route declares `security: []`, so generated
+// clients do not send tokens to public endpoints and a public route that
+// loses its `security: []` fails here.
+func TestOpenAPI_SecurityMatchesRoutes(t *testing.T) {
+	doc, err := apitest.OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) == 0 {
+		t.Errorf("handlers/openapi.yaml has no servers")
+	}
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	engine := s.App.Handler().(*gin.Engine)
+	param := regexp.MustCompile(`[:*]([A-Za-z_]+)`)
+	example := strings.NewReplacer(":id", "0190a5a4-8a7e-7c3e-9b1a-3f2e1d0c4b5a", "*path", "api.js")
+	needsBearer := func(reqs *openapi3.SecurityRequirements) bool {
+		if reqs == nil {
+			return false
+		}
+		for _, req := range *reqs {
+			if _, ok := req["bearer"]; !ok {
+				return false // an alternative without the access token
+			}
+		}
+		return len(*reqs) > 0
+	}
+	for _, rt := range engine.Routes() {
+		path := param.ReplaceAllString(rt.Path, "{$1}")
+		op := doc.Paths.Value(path).GetOperation(rt.Method)
+		if op == nil {
+			continue // TestOpenAPI_EveryRouteDocumented reports it
+		}
+		var body any
+		if rt.Method != http.MethodGet && rt.Method != http.MethodHead {
+			body = map[string]any{}
+		}
+		r := s.Do(t, rt.Method, example.Replace(rt.Path), body)
+		protected := r.Status == http.StatusUnauthorized && strings.HasPrefix(r.Map(t)["detail"].(string), "Send an access token")
+		effective := op.Security
+		if effective == nil {
+			effective = &doc.Security
+		}
+		switch {
+		case protected && !needsBearer(effective):
+			t.Errorf("%s %s needs an access token, but the description lets it go without", rt.Method, path)
+		case !protected && op.Security == nil:
+			t.Errorf("%s %s is public (answered %d without credentials), but the description does not say `security: []`", rt.Method, path, r.Status)
+		case !protected && needsBearer(op.Security):
+			t.Errorf("%s %s is public (answered %d without credentials), but the description requires bearer", rt.Method, path, r.Status)
+		}
+	}
 }
