@@ -28,10 +28,19 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 
 COPY . .
 
+# .git is not in the build context, so `authd version` gets its values from
+# the build arguments (docker build --build-arg VERSION=v1.2.0 --build-arg
+# REVISION=$(git rev-parse HEAD) --build-arg CREATED=$(date -u +%FT%TZ)).
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=
+
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags="-s -w" -o /out/authd ./cmd/authd
+    go build -trimpath \
+      -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${REVISION} -X main.buildDate=${CREATED}" \
+      -o /out/authd ./cmd/authd
 
 # Writable working/data directory for the non-root user (SQLite default file).
 RUN mkdir -p /out/data

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -89,5 +90,35 @@ func TestLogs_NoSecretsInLogsOrTables(t *testing.T) {
 				t.Errorf("%s contains the secret or address %.12q…", where, n)
 			}
 		}
+	}
+}
+
+// The access log gives each request's duration in milliseconds as a JSON
+// number (duration_ms), the unit dashboards and log tools expect, not Go's
+// nanosecond integer.
+func TestLogs_RequestDurationInMilliseconds(t *testing.T) {
+	var logs testutil.SyncBuffer
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite", Logs: &logs, Env: map[string]string{
+		"AUTHD_LOG_LEVEL": "info", "AUTHD_LOG_FORMAT": "json"}})
+	if r := s.Do(t, "GET", "/healthz", nil); r.Status != http.StatusOK {
+		t.Fatalf("GET /healthz = %d", r.Status)
+	}
+	var found bool
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil || entry["msg"] != "request" || entry["route"] != "/healthz" {
+			continue
+		}
+		found = true
+		ms, ok := entry["duration_ms"].(float64)
+		if !ok || ms < 0 || ms > 60_000 {
+			t.Errorf("request line duration_ms = %#v, want milliseconds as a number", entry["duration_ms"])
+		}
+		if _, ok := entry["latency"]; ok {
+			t.Errorf("request line still has latency (nanoseconds): %s", line)
+		}
+	}
+	if !found {
+		t.Fatalf("no access-log line for GET /healthz in:\n%s", logs.String())
 	}
 }

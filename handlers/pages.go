@@ -124,4 +124,10 @@ func registerPages(r *gin.Engine) {
 		r.GET(route.path, route.h)
 		r.HEAD(route.path, route.h)
 	}
+	// A person who opens the bare address lands on their account page
+	// rather than a 404. 302, not 301: browsers cache a 301 for good, and
+	// the root may serve something else one day.
+	home := func(c *gin.Context) { c.Redirect(http.StatusFound, "/account") }
+	r.GET("/", home)
+	r.HEAD("/", home)
 }

@@ -77,3 +77,16 @@ func TestPages_UnknownAssets(t *testing.T) {
 		}
 	}
 }
+
+// Opening the bare address leads a person to their account page instead of
+// a 404.
+func TestPages_RootRedirectsToAccount(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	s.StopFollowingRedirects()
+	for _, method := range []string{"GET", "HEAD"} {
+		r := s.Do(t, method, "/", nil)
+		if r.Status != http.StatusFound || r.Header.Get("Location") != "/account" {
+			t.Errorf("%s / = %d Location %q, want 302 to /account", method, r.Status, r.Header.Get("Location"))
+		}
+	}
+}

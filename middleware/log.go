@@ -8,7 +8,7 @@ import (
 )
 
 // AccessLog writes one line per request: request id, method, route, status,
-// latency, and the user and session ids when known. It never logs the query
+// duration_ms (milliseconds as a float, the unit log tools expect), and the user and session ids when known. It never logs the query
 // string, headers, bodies or the full client address.
 func AccessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -23,7 +23,7 @@ func AccessLog(log *slog.Logger) gin.HandlerFunc {
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
 			slog.Int("status", c.Writer.Status()),
-			slog.Duration("latency", time.Since(start)),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		}
 		if p, ok := Principal(c); ok {
 			attrs = append(attrs, slog.String("user_id", p.UserID.String()), slog.String("session_id", p.SessionID.String()))

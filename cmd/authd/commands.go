@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -90,6 +91,16 @@ func rootCommand(ctx context.Context, getenv func(string) string, stdin io.Reade
 		RunE:  func(*cobra.Command, []string) error { return generateKeys(stdout) },
 	})
 	root.AddCommand(keys)
+
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version, commit and build date of this binary",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			info, ok := debug.ReadBuildInfo()
+			return printVersion(stdout, readVersion(info, ok))
+		},
+	})
 
 	root.AddCommand(&cobra.Command{
 		Use:   "healthcheck",

@@ -1,6 +1,6 @@
 // Command authd is the authd authentication service: `authd` (or `authd
 // serve`) serves; `authd migrate`, `authd user create`, `authd keys
-// generate` and `authd healthcheck` are the operator's tools.
+// generate`, `authd healthcheck` and `authd version` are the operator's tools.
 //
 // The command line is built with spf13/cobra: the de-facto standard for Go
 // CLIs, with sub-commands, flags, help and completion, and settable

@@ -284,6 +284,15 @@ func (s *Server) Do(t testing.TB, method, path string, body any, headers ...Head
 	return s.Send(t, req, raw)
 }
 
+// StopFollowingRedirects makes s.Client answer a redirect itself, so tests
+// see the 3xx and its Location (and the check against the description is
+// made on the response of the path that was asked for).
+func (s *Server) StopFollowingRedirects() {
+	c := *s.Client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s.Client = &c
+}
+
 // Send sends a prepared request (raw is its body, for validators).
 func (s *Server) Send(t testing.TB, req *http.Request, raw []byte) *Response {
 	t.Helper()
