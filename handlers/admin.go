@@ -235,11 +235,16 @@ func listSecurityEvents(admin *services.Admin) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		events := make([]eventResponse, 0, len(page.Events))
-		for _, e := range page.Events {
-			events = append(events, toEventResponse(e))
-		}
-		c.JSON(http.StatusOK, gin.H{"events": events, "next_cursor": cursorOrNil(page.NextCursor)})
+		c.JSON(http.StatusOK, toEventList(page))
 		return nil
 	})
+}
+
+// toEventList is the body of an event listing: one page and its cursor.
+func toEventList(page services.EventPage) gin.H {
+	events := make([]eventResponse, 0, len(page.Events))
+	for _, e := range page.Events {
+		events = append(events, toEventResponse(e))
+	}
+	return gin.H{"events": events, "next_cursor": cursorOrNil(page.NextCursor)}
 }

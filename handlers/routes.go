@@ -74,6 +74,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	me := v1.Group("/me", chain(mw.Authenticate)...)
 	me.GET("", getMe(svc.Accounts))
 	me.POST("/password", changePassword(svc.Accounts))
+	me.GET("/security-events", listOwnSecurityEvents(svc.Accounts))
 
 	// OAuth 2.0 for standard client libraries: the same services and
 	// refresh rate limit as /v1/auth/refresh, RFC 6749 §5.2 errors.

@@ -191,6 +191,12 @@ func (a *Admin) SecurityEvents(ctx context.Context, q EventQuery) (EventPage, er
 // row at a time, and returns the cursor of the next page ("" on the last).
 // An error from fn stops the walk and is returned.
 func (a *Admin) EachSecurityEvent(ctx context.Context, q EventQuery, fn func(*models.SecurityEvent) error) (string, error) {
+	return eachSecurityEvent(ctx, a.db, q, fn)
+}
+
+// eachSecurityEvent is the keyset walk behind every listing of security
+// events, the admin's and a user's own.
+func eachSecurityEvent(ctx context.Context, db *gorm.DB, q EventQuery, fn func(*models.SecurityEvent) error) (string, error) {
 	n, err := pageSize(q.Limit)
 	if err != nil {
 		return "", err
@@ -208,7 +214,7 @@ func (a *Admin) EachSecurityEvent(ctx context.Context, q EventQuery, fn func(*mo
 	// One row past the page says whether there is a next page.
 	seen, next := 0, ""
 	var last models.SecurityEvent
-	err = models.EachSecurityEvent(ctx, a.db, f, func(ev *models.SecurityEvent) error {
+	err = models.EachSecurityEvent(ctx, db, f, func(ev *models.SecurityEvent) error {
 		seen++
 		if seen > n {
 			next = encodeEventCursor(last.CreatedAt, last.ID)
