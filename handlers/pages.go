@@ -120,6 +120,8 @@ func registerPages(r *gin.Engine) {
 		{"/account", page("account.html")},
 		{"/admin/security", page("admin-security.html")},
 		{"/static/*path", asset},
+		// Browsers ask for it on every site; embedded like the rest.
+		{"/favicon.ico", page("favicon.ico")},
 	} {
 		r.GET(route.path, route.h)
 		r.HEAD(route.path, route.h)

@@ -90,3 +90,22 @@ func TestPages_RootRedirectsToAccount(t *testing.T) {
 		}
 	}
 }
+
+// Browsers ask every site for /favicon.ico; authd answers with its own
+// embedded icon instead of a 404.
+func TestPages_Favicon(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	r := s.Do(t, "GET", "/favicon.ico", nil)
+	if r.Status != http.StatusOK || r.Header.Get("Content-Type") != "image/x-icon" {
+		t.Fatalf("GET /favicon.ico = %d %q, want 200 image/x-icon", r.Status, r.Header.Get("Content-Type"))
+	}
+	// An ICO directory: reserved 0, type 1 (icon), at least one image.
+	if len(r.Body) < 22 || r.Body[0] != 0 || r.Body[1] != 0 || r.Body[2] != 1 || r.Body[3] != 0 || r.Body[4] == 0 {
+		t.Fatalf("GET /favicon.ico body is not an ICO file (% x)", r.Body[:min(len(r.Body), 8)])
+	}
+	for _, page := range []string{"/account", "/admin/security"} {
+		if body := string(s.Do(t, "GET", page, nil).Body); !strings.Contains(body, `<link rel="icon" href="/favicon.ico"`) {
+			t.Errorf("%s does not link the icon", page)
+		}
+	}
+}
