@@ -133,6 +133,12 @@ func (a *Admin) RevokeUserSessions(ctx context.Context, admin Principal, userID 
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
 		revoked, err = a.ses.revokeUserSessions(ctx, tx, userID, nil, models.ReasonAdminRevoked, &actor, meta, now)
+		if err != nil {
+			return err
+		}
+		// The account is treated as compromised: its known devices lose
+		// their own login budget too (a user's own sign-out keeps them).
+		_, err = models.DeleteUserDeviceTokens(ctx, tx, userID)
 		return err
 	})
 	if err != nil {

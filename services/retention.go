@@ -37,6 +37,7 @@ type RetentionConfig struct {
 type RetentionRound struct {
 	RefreshTokens int64
 	Sessions      int64
+	DeviceTokens  int64
 	Events        int64
 	// Skipped: another instance held the retention lock, so this one did
 	// nothing (more) this round.
@@ -44,7 +45,8 @@ type RetentionRound struct {
 }
 
 // Retention deletes what authd no longer needs: refresh-token rows past
-// their expiry, and sessions that ended more than SessionRetention ago. It
+// their expiry, sessions that ended more than SessionRetention ago, and
+// expired device tokens. It
 // never deletes security events unless EventRetention is set. It is safe to
 // run on every instance at once: each batch is its own short transaction
 // that first takes a PostgreSQL advisory lock, and an instance that finds
@@ -105,6 +107,9 @@ func (r *Retention) RunOnce(ctx context.Context) (RetentionRound, error) {
 			cutoff := now.Add(-r.cfg.SessionRetention)
 			return models.DeleteStaleSessions(ctx, tx, cutoff, cutoff.Add(-r.cfg.RefreshTTL), r.cfg.BatchSize)
 		}},
+		{"device_tokens", &round.DeviceTokens, func(tx *gorm.DB) (int64, error) {
+			return models.DeleteExpiredDeviceTokens(ctx, tx, now, r.cfg.BatchSize)
+		}},
 	}
 	if r.cfg.EventRetention > 0 {
 		steps = append(steps, struct {
@@ -139,6 +144,7 @@ steps:
 	r.log.Info("retention round",
 		slog.Int64("refresh_tokens_deleted", round.RefreshTokens),
 		slog.Int64("sessions_deleted", round.Sessions),
+		slog.Int64("device_tokens_deleted", round.DeviceTokens),
 		slog.Int64("events_deleted", round.Events),
 		slog.Bool("skipped", round.Skipped),
 		slog.Duration("took", time.Since(start)))
