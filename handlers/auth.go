@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/authd/authd/internal/device"
 	"github.com/authd/authd/services"
@@ -53,6 +54,9 @@ type loginRequest struct {
 	DeviceName    *string       `json:"device_name"`
 	ClientID      string        `json:"client_id"`
 	TokenDelivery tokenDelivery `json:"token_delivery"`
+	// DeviceToken is the device token of an earlier login on this device
+	// (or the device cookie): it gives the login its device's own budget.
+	DeviceToken string `json:"device_token"`
 }
 
 func (r loginRequest) Valid() error {
@@ -77,7 +81,13 @@ func printable(s string) bool {
 	return utf8.ValidString(s)
 }
 
-func login(acc *services.Accounts, ses *services.Sessions, limitAccount AccountLimiter, cookies cookieConfig) gin.HandlerFunc {
+// loginLimits are the failure budgets of a login: the account's, or the
+// device's own when the login presents a live device token of the account.
+type loginLimits struct {
+	account, device FailureLimiter
+}
+
+func login(svc Services, limits loginLimits, cookies cookieConfig) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		req, err := decode[loginRequest](c, false)
 		if err != nil {
@@ -91,25 +101,89 @@ func login(acc *services.Accounts, ses *services.Sessions, limitAccount AccountL
 			}
 			opts.DeviceName = name
 		}
-		// The per-account limit is checked before any bcrypt work, for
-		// known and unknown emails alike.
-		if limitAccount != nil {
-			if err := limitAccount(c, req.Email); err != nil {
+		ctx := c.Request.Context()
+		known, err := knownDevice(c, svc.DeviceTokens, req, cookies)
+		if err != nil {
+			return err
+		}
+		limit, subject, user := limits.account, req.Email, uuid.Nil
+		if known.ID != uuid.Nil {
+			limit, subject, user = limits.device, known.ID.String(), known.UserID
+		}
+		// Checked before any bcrypt work, for known and unknown emails
+		// alike; only a wrong password counts.
+		if err := checkProof(c, limit, subject, user); err != nil {
+			return err
+		}
+		m := meta(c)
+		u, err := svc.Accounts.Authenticate(ctx, req.Email, req.Password, m)
+		if err != nil {
+			failedProof(c, limit, subject, err)
+			return err
+		}
+		var dev services.IssuedDeviceToken
+		if svc.DeviceTokens != nil {
+			if dev, err = svc.DeviceTokens.Issue(ctx, u.ID, known.ID); err != nil {
 				return err
 			}
 		}
-		m := meta(c)
-		u, err := acc.Authenticate(c.Request.Context(), req.Email, req.Password, m)
+		pair, err := svc.Sessions.Start(ctx, u, opts, m)
 		if err != nil {
 			return err
 		}
-		pair, err := ses.Start(c.Request.Context(), u, opts, m)
-		if err != nil {
-			return err
-		}
-		writeTokens(c, pair, req.TokenDelivery == deliverCookie, cookies)
+		writeLogin(c, pair, dev, req.TokenDelivery == deliverCookie, cookies)
 		return nil
 	})
+}
+
+// knownDevice returns the device token of the login (the body's, else the
+// device cookie) when it is a live token of the account being signed in to;
+// the zero KnownDevice otherwise.
+func knownDevice(c *gin.Context, dev *services.DeviceTokens, req loginRequest, cookies cookieConfig) (services.KnownDevice, error) {
+	raw := req.DeviceToken
+	if raw == "" {
+		raw = cookies.deviceToken(c)
+	}
+	if dev == nil || raw == "" {
+		return services.KnownDevice{}, nil
+	}
+	known, ok, err := dev.Known(c.Request.Context(), raw, req.Email)
+	if err != nil || !ok {
+		return services.KnownDevice{}, err
+	}
+	return known, nil
+}
+
+// checkProof checks the failure budget of subject before a password proof.
+func checkProof(c *gin.Context, limit FailureLimiter, subject string, user uuid.UUID) error {
+	if limit == nil {
+		return nil
+	}
+	return limit.Check(c, subject, user)
+}
+
+// failedProof counts err against the budget when it is a wrong password.
+func failedProof(c *gin.Context, limit FailureLimiter, subject string, err error) {
+	if limit != nil && services.ErrorCode(err) == services.CodeInvalidCredentials {
+		limit.Fail(c, subject)
+	}
+}
+
+// writeLogin answers a login: the tokens, and the device token in the body
+// or, with cookie delivery, in the device cookie.
+func writeLogin(c *gin.Context, pair services.TokenPair, dev services.IssuedDeviceToken, cookie bool, cookies cookieConfig) {
+	resp := toTokenResponse(pair, !cookie)
+	if cookie {
+		cookies.set(c, pair.RefreshToken, pair.RefreshExpiresIn)
+		if dev.Token != "" {
+			cookies.setDevice(c, dev.Token, dev.ExpiresIn)
+		}
+	} else {
+		resp.DeviceToken = dev.Token
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(http.StatusOK, resp)
 }
 
 func writeTokens(c *gin.Context, pair services.TokenPair, cookie bool, cookies cookieConfig) {
@@ -219,25 +293,21 @@ func (r reauthRequest) Valid() error {
 	return nil
 }
 
-func reauthenticate(acc *services.Accounts, limitAccount AccountLimiter) gin.HandlerFunc {
+func reauthenticate(acc *services.Accounts, limit FailureLimiter) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		req, err := decode[reauthRequest](c, false)
 		if err != nil {
 			return err
 		}
+		// The session's own budget, checked before any bcrypt work; the
+		// account's login budget plays no part (see Register).
 		p := principal(c)
-		if limitAccount != nil {
-			// Re-authentication spends the same per-account budget as login.
-			u, err := acc.User(c.Request.Context(), p.UserID)
-			if err != nil {
-				return err
-			}
-			if err := limitAccount(c, u.Email); err != nil {
-				return err
-			}
+		if err := checkProof(c, limit, p.SessionID.String(), p.UserID); err != nil {
+			return err
 		}
 		at, err := acc.Reauthenticate(c.Request.Context(), p, req.Password, meta(c))
 		if err != nil {
+			failedProof(c, limit, p.SessionID.String(), err)
 			return err
 		}
 		c.Header("Cache-Control", "no-store")

@@ -23,8 +23,12 @@ func (cc cookieConfig) name() string {
 }
 
 func (cc cookieConfig) write(c *gin.Context, value string, maxAge int) {
+	cc.writeNamed(c, cc.name(), value, maxAge)
+}
+
+func (cc cookieConfig) writeNamed(c *gin.Context, name, value string, maxAge int) {
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name:     cc.name(),
+		Name:     name,
 		Value:    value,
 		Path:     "/",
 		MaxAge:   maxAge,
@@ -39,6 +43,31 @@ func (cc cookieConfig) set(c *gin.Context, token string, maxAge int) {
 		maxAge = 1
 	}
 	cc.write(c, token, maxAge)
+}
+
+// deviceName is the name of the device cookie: the device token of a
+// browser, with the same attributes as the refresh cookie.
+func (cc cookieConfig) deviceName() string {
+	if cc.secure {
+		return "__Host-authd_device"
+	}
+	return "authd_device"
+}
+
+// setDevice sets the device cookie for maxAge seconds.
+func (cc cookieConfig) setDevice(c *gin.Context, token string, maxAge int) {
+	if maxAge <= 0 {
+		maxAge = 1
+	}
+	cc.writeNamed(c, cc.deviceName(), token, maxAge)
+}
+
+// deviceToken returns the device cookie ("" without one). It needs no
+// X-Requested-With: a device token signs nobody in, it only picks which
+// failure budget a login with a password spends.
+func (cc cookieConfig) deviceToken(c *gin.Context) string {
+	v, _ := c.Cookie(cc.deviceName())
+	return v
 }
 
 // clear deletes the refresh cookie (Max-Age=0).

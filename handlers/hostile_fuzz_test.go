@@ -10,18 +10,19 @@ import (
 )
 
 // dbState is what no rejected request may change: accounts, live sessions,
-// refresh tokens and their rotation, and every security event but the
-// login_failed that a well-formed wrong password rightly leaves.
+// refresh tokens and their rotation, device tokens, and every security event
+// but the login_failed that a well-formed wrong password rightly leaves.
 func dbState(t testing.TB, s *apitest.Server) string {
 	t.Helper()
-	var st struct{ Users, Live, Tokens, Used, Events int64 }
+	var st struct{ Users, Live, Tokens, Used, Events, Devices int64 }
 	db := s.App.DB().DB
 	err := db.Raw(`SELECT
 		(SELECT count(*) FROM users) AS users,
 		(SELECT count(*) FROM sessions WHERE revoked_at IS NULL) AS live,
 		(SELECT count(*) FROM refresh_tokens) AS tokens,
 		(SELECT count(*) FROM refresh_tokens WHERE rotated_at IS NOT NULL OR revoked_at IS NOT NULL) AS used,
-		(SELECT count(*) FROM security_events WHERE type <> 'login_failed') AS events`).Scan(&st).Error
+		(SELECT count(*) FROM security_events WHERE type <> 'login_failed') AS events,
+		(SELECT count(*) FROM device_tokens) AS devices`).Scan(&st).Error
 	if err != nil {
 		t.Fatalf("read database state: %v", err)
 	}
@@ -34,7 +35,10 @@ func dbState(t testing.TB, s *apitest.Server) string {
 // validators), and nothing in the database changes.
 func FuzzHostileRequests(f *testing.F) {
 	s := apitest.New(f, apitest.Options{Dialect: "sqlite"})
-	_, tok := s.NewUser(f, "fuzz")
+	email, tok := s.NewUser(f, "fuzz")
+	// The real device token of the account: with a wrong password it must
+	// sign nobody in and change nothing.
+	device := tok.DeviceToken
 	id, _, _ := strings.Cut(tok.RefreshToken, ".")
 	// The real session's id with a wrong secret: known id, no change.
 	wrongSecret := id + "." + strings.Repeat("A", 43)
@@ -47,6 +51,9 @@ func FuzzHostileRequests(f *testing.F) {
 		{0, "application/json", `{"email":"nobody@example.com","password":"p","device_name":"\u202e","client_id":"` + strings.Repeat("x", 101) + `"}`},
 		{0, "application/json", `{"email":"` + strings.Repeat("a", 300) + `@example.com","password":"p"}`},
 		{0, "text/plain", `email=a&password=b`},
+		{0, "application/json", `{"email":"` + email + `","password":"wrong password 123","device_token":"` + device + `"}`},
+		{0, "application/json", `{"email":"nobody@example.com","password":"p","device_token":"` + device + `"}`},
+		{0, "application/json", `{"email":"` + email + `","password":"p","device_token":"` + strings.Repeat("A", 22) + "." + strings.Repeat("A", 43) + `"}`},
 		{1, "application/json", `{"refresh_token":"` + wrongSecret + `"}`},
 		{1, "application/json", `{"refresh_token":"` + id + `"}`},
 		{1, "application/json", `{"refresh_token":"..","token_delivery":"cookie"}`},

@@ -20,6 +20,8 @@ func FuzzDecode(f *testing.F) {
 		{"application/json", `{"email":"a@example.com","password":"correct horse battery"}`},
 		{"application/json", `{"email":"a@example.com","password":"p","device_name":"x","client_id":"c","token_delivery":"cookie"}`},
 		{"application/json", `{"email":"a@example.com","password":"p","token_delivery":"carrier pigeon"}`},
+		{"application/json", `{"email":"a@example.com","password":"p","device_token":"AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`},
+		{"application/json", `{"email":"a@example.com","password":"p","device_token":12}`},
 		{"application/json", `{"email":"a@example.com","password":"p","admin":true}`},
 		{"application/json", `{"email":"a@example.com","password":12}`},
 		{"application/json", `{"email":"a@example.com","password":"p"} {}`},

@@ -55,13 +55,21 @@ func (r changePasswordRequest) Valid() error {
 	return nil
 }
 
-func changePassword(acc *services.Accounts) gin.HandlerFunc {
+func changePassword(acc *services.Accounts, limit FailureLimiter) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		req, err := decode[changePasswordRequest](c, false)
 		if err != nil {
 			return err
 		}
-		if err := acc.ChangePassword(c.Request.Context(), principal(c), req.CurrentPassword, req.NewPassword, meta(c)); err != nil {
+		// A wrong current password is a failed sign-in: it spends the
+		// session's budget, checked before any bcrypt work.
+		p := principal(c)
+		if err := checkProof(c, limit, p.SessionID.String(), p.UserID); err != nil {
+			return err
+		}
+		err = acc.ChangePassword(c.Request.Context(), p, req.CurrentPassword, req.NewPassword, meta(c))
+		if err != nil {
+			failedProof(c, limit, p.SessionID.String(), err)
 			return err
 		}
 		c.Status(http.StatusNoContent)

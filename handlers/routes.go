@@ -6,13 +6,21 @@ import (
 	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/authd/authd/services"
 )
 
-// AccountLimiter checks the per-account login budget for an email (known or
-// not) before any password work; it returns a rate_limited error when spent.
-type AccountLimiter func(c *gin.Context, email string) error
+// FailureLimiter is a budget of failed password proofs for one subject: an
+// email, a device token's id or a session id. Check, called before any
+// bcrypt work, answers rate_limited once the budget is spent and counts
+// nothing, so that a correct password never spends it; Fail counts one
+// wrong password. user, when known, names the account in the
+// rate_limited event.
+type FailureLimiter interface {
+	Check(c *gin.Context, subject string, user uuid.UUID) error
+	Fail(c *gin.Context, subject string)
+}
 
 // Middleware is what the handlers need from package middleware, built in
 // cmd/authd so that handlers never import it. Nil entries are skipped.
@@ -23,7 +31,11 @@ type Middleware struct {
 	LimitLogin    gin.HandlerFunc // per client address
 	LimitRegister gin.HandlerFunc
 	LimitRefresh  gin.HandlerFunc
-	LimitAccount  AccountLimiter // per account, login and re-authentication
+	// Failures-only budgets: per account (email) and per known device on
+	// login, per session on re-authentication and password change.
+	LimitAccount FailureLimiter
+	LimitDevice  FailureLimiter
+	LimitReauth  FailureLimiter
 }
 
 // Services are the services behind the routes.
@@ -31,6 +43,8 @@ type Services struct {
 	Accounts *services.Accounts
 	Sessions *services.Sessions
 	Tokens   *services.Tokens
+	// DeviceTokens gives known devices their own login budget.
+	DeviceTokens *services.DeviceTokens
 	// Ping checks the database for /readyz.
 	Ping func(context.Context) error
 	// Draining turns /readyz to 503 during shutdown.
@@ -66,14 +80,18 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 
 	v1 := r.Group("/v1", chain(mw.NoStore)...)
 	v1.POST("/auth/register", chain(mw.LimitRegister, register(svc.Accounts))...)
-	v1.POST("/auth/login", chain(mw.LimitLogin, login(svc.Accounts, svc.Sessions, mw.LimitAccount, cookies))...)
+	v1.POST("/auth/login", chain(mw.LimitLogin, login(svc, loginLimits{account: mw.LimitAccount, device: mw.LimitDevice}, cookies))...)
 	v1.POST("/auth/refresh", chain(mw.LimitRefresh, refresh(svc.Sessions, cookies))...)
 	v1.POST("/auth/logout", logout(svc.Sessions, svc.Tokens, cookies))
-	v1.POST("/auth/reauthenticate", chain(mw.LimitLogin, mw.Authenticate, reauthenticate(svc.Accounts, mw.LimitAccount))...)
+	// A password proof of a signed-in session has a budget of its own (per
+	// session) and none of the login's: an attacker spending the account's
+	// or the address's login budget must not keep the owner's signed-in
+	// device from getting a fresh token and signing the thief out.
+	v1.POST("/auth/reauthenticate", chain(mw.Authenticate, reauthenticate(svc.Accounts, mw.LimitReauth))...)
 
 	me := v1.Group("/me", chain(mw.Authenticate)...)
 	me.GET("", getMe(svc.Accounts))
-	me.POST("/password", changePassword(svc.Accounts))
+	me.POST("/password", changePassword(svc.Accounts, mw.LimitReauth))
 	me.GET("/security-events", listOwnSecurityEvents(svc.Accounts))
 
 	// OAuth 2.0 for standard client libraries: the same services and

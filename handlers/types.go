@@ -32,6 +32,8 @@ type tokenResponse struct {
 	RefreshExpiresIn int          `json:"refresh_expires_in"`
 	SessionID        string       `json:"session_id"`
 	User             userResponse `json:"user"`
+	// DeviceToken is answered by a login with body delivery only.
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 func toTokenResponse(p services.TokenPair, withRefresh bool) tokenResponse {

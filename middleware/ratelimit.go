@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/ulule/limiter/v3"
 
 	"github.com/authd/authd/internal/device"
@@ -27,8 +28,9 @@ type RateLimitRecorder interface {
 }
 
 // RateLimits applies authd's rate limits with ulule/limiter: per client
-// address on login, refresh and register, and per account on login and
-// re-authentication. It does not use ulule's gin middleware, whose default
+// address on login, refresh and register; and, counting failed password
+// proofs only, per account and per known device on login and per session on
+// re-authentication and password change. It does not use ulule's gin middleware, whose default
 // error handler panics on a store error (F7); the store it gets is expected
 // to fall back rather than fail (internal/ratelimit.Store), and a store
 // error that still arrives is a 503, never a 500 and never a pass.
@@ -71,7 +73,7 @@ const rateLimitKey = "authd.ratelimit"
 func (l *RateLimits) PerAddress(name string, rates []limiter.Rate) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := l.hash("address", rateAddress(c.ClientIP()))
-		err := l.check(c, name, id, rates, services.RateLimited{})
+		err := l.check(c, name, id, rates, services.RateLimited{}, spend)
 		if err != nil {
 			_ = c.Error(err)
 			c.Abort()
@@ -81,24 +83,105 @@ func (l *RateLimits) PerAddress(name string, rates []limiter.Rate) gin.HandlerFu
 	}
 }
 
-// PerAccount returns the check of the per-account budget named name for an
-// email, for the login and re-authentication handlers to call before any
-// bcrypt work. It counts every email, whether or not an account has it, and
-// answers the same for both (RL-03): an unknown email must not be told apart
-// by its 429.
-func (l *RateLimits) PerAccount(name string, rates []limiter.Rate) func(c *gin.Context, email string) error {
-	return func(c *gin.Context, email string) error {
-		normalized, err := services.NormalizeEmail(email)
+// FailureLimit is a budget of failed password proofs for one kind of
+// subject: an email (login_account), a device token (login_device) or a
+// session (reauth_session). Check only looks at the counters, so that a
+// correct password never spends the budget and the owner still gets in while
+// an attacker's failures fill it; Fail counts one failed proof. A caller
+// checks before any bcrypt work and counts after a wrong password.
+type FailureLimit struct {
+	l     *RateLimits
+	name  string
+	kind  string
+	rates []limiter.Rate
+}
+
+// PerAccount returns the failures-only budget named name per email, for the
+// login handler. It counts every email, whether or not an account has it,
+// and answers the same for both (RL-03): an unknown email must not be told
+// apart by its 429.
+func (l *RateLimits) PerAccount(name string, rates []limiter.Rate) *FailureLimit {
+	return &FailureLimit{l: l, name: name, kind: "account", rates: rates}
+}
+
+// PerDevice returns the failures-only budget named name per device token
+// (its id), for logins that present a valid device token of the account.
+func (l *RateLimits) PerDevice(name string, rates []limiter.Rate) *FailureLimit {
+	return &FailureLimit{l: l, name: name, kind: "device", rates: rates}
+}
+
+// PerSession returns the failures-only budget named name per session, for
+// the password proofs of a signed-in session (re-authentication, the
+// current password of a password change).
+func (l *RateLimits) PerSession(name string, rates []limiter.Rate) *FailureLimit {
+	return &FailureLimit{l: l, name: name, kind: "session", rates: rates}
+}
+
+// Check answers rate_limited (with Retry-After) when the budget of subject
+// is spent, without counting. user, when known, names the account in the
+// rate_limited event.
+func (f *FailureLimit) Check(c *gin.Context, subject string, user uuid.UUID) error {
+	id, ev := f.key(subject, user)
+	return f.l.check(c, f.name, id, f.rates, ev, peek)
+}
+
+// Fail counts one failed password proof of subject. The proof has already
+// failed, so a store error is logged and not returned: the answer stays
+// invalid_credentials (and the store falls back rather than fail).
+func (f *FailureLimit) Fail(c *gin.Context, subject string) {
+	id, _ := f.key(subject, uuid.Nil)
+	ctx := c.Request.Context()
+	for _, rate := range f.rates {
+		lc, err := f.l.store.Increment(ctx, f.name+":"+rate.Formatted+":"+id, 1, rate)
 		if err != nil {
-			normalized = strings.ToLower(strings.TrimSpace(email))
+			f.l.log.Error("rate limiter store failed", slog.String("limit", f.name), slog.String("error", err.Error()))
+			return
 		}
-		hash := l.hash("account", normalized)
-		ev := services.RateLimited{EmailHash: hash[:16]}
-		if err == nil {
-			ev.Email = normalized
-		}
-		return l.check(c, name, hash, rates, ev)
+		f.l.setHeaders(c, lc)
 	}
+}
+
+func (f *FailureLimit) key(subject string, user uuid.UUID) (string, services.RateLimited) {
+	if f.kind != "account" {
+		hash := f.l.hash(f.kind, subject)
+		ev := services.RateLimited{Key: f.kind + ":" + hash[:16]}
+		if sid, err := uuid.Parse(subject); err == nil && f.kind == "session" {
+			ev.Key, ev.SessionID = "session:"+sid.String(), &sid
+		}
+		if user != uuid.Nil {
+			ev.UserID = &user
+		}
+		return hash, ev
+	}
+	normalized, err := services.NormalizeEmail(subject)
+	if err != nil {
+		normalized = strings.ToLower(strings.TrimSpace(subject))
+	}
+	hash := f.l.hash("account", normalized)
+	ev := services.RateLimited{EmailHash: hash[:16]}
+	if err == nil {
+		ev.Email = normalized
+	}
+	return hash, ev
+}
+
+// counterOp reads (and maybe counts) one counter.
+type counterOp func(ctx context.Context, st limiter.Store, key string, rate limiter.Rate) (limiter.Context, error)
+
+// spend counts one unit and returns the state after it.
+func spend(ctx context.Context, st limiter.Store, key string, rate limiter.Rate) (limiter.Context, error) {
+	return st.Get(ctx, key, rate)
+}
+
+// peek returns the state without counting. Nothing is counted for this
+// request, so the budget is spent once the count has reached the limit
+// (limiter's Reached means "past it", which only a counting call can be).
+func peek(ctx context.Context, st limiter.Store, key string, rate limiter.Rate) (limiter.Context, error) {
+	lc, err := st.Peek(ctx, key, rate)
+	if err == nil && lc.Remaining <= 0 {
+		lc.Reached = true
+	}
+	return lc, err
 }
 
 // errRateLimited has one fixed detail, so limited answers cannot differ
@@ -107,16 +190,17 @@ var errRateLimited = services.Errorf(services.CodeRateLimited, "Too many attempt
 
 var errLimiterStore = services.Errorf(services.CodeUnavailable, "The rate limiter is unavailable; try again shortly.")
 
-// check spends one unit of every rate for id and sets the rate-limit headers
-// from the tightest one. It returns errRateLimited when any rate is spent.
-func (l *RateLimits) check(c *gin.Context, name, id string, rates []limiter.Rate, ev services.RateLimited) error {
+// check applies op (spend or peek) to every rate for id and sets the
+// rate-limit headers from the tightest one. It returns errRateLimited when
+// any rate is spent.
+func (l *RateLimits) check(c *gin.Context, name, id string, rates []limiter.Rate, ev services.RateLimited, op counterOp) error {
 	ctx := c.Request.Context()
 	var (
 		tight     limiter.Context
 		tightRate limiter.Rate
 	)
 	for i, rate := range rates {
-		lc, err := l.store.Get(ctx, name+":"+rate.Formatted+":"+id, rate)
+		lc, err := op(ctx, l.store, name+":"+rate.Formatted+":"+id, rate)
 		if err != nil {
 			l.log.Error("rate limiter store failed", slog.String("limit", name), slog.String("error", err.Error()))
 			return errLimiterStore

@@ -145,6 +145,14 @@ func (a *Accounts) create(ctx context.Context, rawEmail, pw, role string, meta M
 	return u, nil
 }
 
+// The kinds of password proof a login_failed event records in
+// details.kind.
+const (
+	ProofLogin          = "login"
+	ProofReauthenticate = "reauthenticate"
+	ProofPasswordChange = "password_change"
+)
+
 var errInvalidCredentials = &Error{Code: CodeInvalidCredentials, Detail: "The email or password is incorrect."}
 
 // Authenticate checks an email and password. An unknown email and a wrong
@@ -181,7 +189,7 @@ func (a *Accounts) Authenticate(ctx context.Context, rawEmail, pw string, meta M
 	}
 	if !ok {
 		e := &models.SecurityEvent{Type: models.EventLoginFailed, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
-			Details: jsonObject("reason", "invalid_credentials")}
+			Details: jsonObject("reason", "invalid_credentials", "kind", ProofLogin)}
 		if u != nil {
 			e.UserID = &u.ID
 		}
@@ -241,7 +249,7 @@ func (a *Accounts) Reauthenticate(ctx context.Context, p Principal, pw string, m
 	if !ok {
 		err := a.events.Record(ctx, a.db, &models.SecurityEvent{Type: models.EventLoginFailed, UserID: &u.ID,
 			SessionID: &p.SessionID, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
-			Details: jsonObject("reason", "reauthentication_failed")})
+			Details: jsonObject("reason", "reauthentication_failed", "kind", ProofReauthenticate)})
 		if err != nil {
 			return AccessToken{}, err
 		}
@@ -279,6 +287,14 @@ func (a *Accounts) ChangePassword(ctx context.Context, p Principal, current, nex
 		return err
 	}
 	if !ok {
+		// A wrong current password is a failed sign-in like any other: it
+		// leaves a trace (and the handler counts it against the session).
+		err := a.events.Record(ctx, a.db, &models.SecurityEvent{Type: models.EventLoginFailed, UserID: &u.ID,
+			SessionID: &p.SessionID, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
+			Details: jsonObject("reason", "invalid_credentials", "kind", ProofPasswordChange)})
+		if err != nil {
+			return err
+		}
 		return errInvalidCredentials
 	}
 	newHash, err := a.hasher.Hash(ctx, next)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/authd/authd/models"
@@ -12,7 +13,8 @@ import (
 
 // RateLimited describes a client that ran out of a rate-limit budget.
 type RateLimited struct {
-	// Limit names the budget: login_ip, login_account, refresh_ip, register_ip.
+	// Limit names the budget: login_ip, login_account, login_device,
+	// reauth_session, refresh_ip, register_ip.
 	Limit string
 	// Endpoint is the route that was refused (login, reauthenticate, ...).
 	Endpoint string
@@ -24,6 +26,13 @@ type RateLimited struct {
 	// EmailHash is a keyed hash of Email, stored in place of an email that
 	// belongs to no account.
 	EmailHash string
+	// Key, when set, names the limited subject in the event (e.g.
+	// "session:<id>", "device:<hash>") in place of an address or email.
+	Key string
+	// UserID is the account of a per-session or per-device limit.
+	UserID *uuid.UUID
+	// SessionID is the session of a per-session limit.
+	SessionID *uuid.UUID
 	Meta      Meta
 }
 
@@ -43,12 +52,15 @@ func NewRateLimitEvents(db *gorm.DB, events *Events) *RateLimitEvents {
 // RecordRateLimited appends a rate_limited event. Its details name the
 // limited key without the raw email or full address: the address prefix for
 // per-address limits; the user id for an account, or the email's keyed hash
-// when no account has that email.
+// when no account has that email; the given Key for a session or device.
 func (r *RateLimitEvents) RecordRateLimited(ctx context.Context, l RateLimited) error {
 	ev := &models.SecurityEvent{Type: models.EventRateLimited, Reason: l.Limit,
 		IPPrefix: l.Meta.IPPrefix, UserAgent: l.Meta.UserAgent}
 	key := "ip:" + l.Meta.IPPrefix
-	if l.Email != "" || l.EmailHash != "" {
+	switch {
+	case l.Key != "":
+		key, ev.UserID, ev.SessionID = l.Key, l.UserID, l.SessionID
+	case l.Email != "" || l.EmailHash != "":
 		key = "email:" + l.EmailHash
 		if l.Email != "" {
 			u, err := models.FindUserByEmail(ctx, r.db, l.Email)

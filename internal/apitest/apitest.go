@@ -96,6 +96,10 @@ func DefaultEnv() map[string]string {
 		"AUTHD_RATE_LOGIN_ACCOUNT": "100000-M",
 		"AUTHD_RATE_REFRESH_IP":    "100000-M",
 		"AUTHD_RATE_REGISTER_IP":   "100000-M",
+
+		// The failures-only budgets of known devices and sessions.
+		"AUTHD_RATE_LOGIN_DEVICE":   "100000-M",
+		"AUTHD_RATE_REAUTH_SESSION": "100000-M",
 	}
 }
 
@@ -323,6 +327,7 @@ type Tokens struct {
 	RefreshToken     string `json:"refresh_token"`
 	RefreshExpiresIn int    `json:"refresh_expires_in"`
 	SessionID        string `json:"session_id"`
+	DeviceToken      string `json:"device_token"`
 	User             struct {
 		ID    string `json:"id"`
 		Email string `json:"email"`

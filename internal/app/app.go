@@ -54,6 +54,7 @@ type App struct {
 	rateEvents *services.RateLimitEvents
 	admin      *services.Admin
 	retention  *services.Retention
+	devices    *services.DeviceTokens
 	// metricsAddr is the bound address of the metrics listener
 	// (AUTHD_METRICS_ADDR), once Run has bound it.
 	metricsAddr atomic.Value
@@ -153,6 +154,7 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 		return nil, err
 	}
 	a.admin = services.NewAdmin(db.DB, a.sessions, clock)
+	a.devices = services.NewDeviceTokens(db.DB, cfg.DeviceTokenTTL, clock)
 	a.retention = services.NewRetention(db.DB, services.RetentionConfig{
 		Interval: cfg.RetentionInterval, SessionRetention: cfg.SessionRetention, EventRetention: cfg.EventRetention,
 		RefreshTTL: cfg.RefreshTTL, ReuseGrace: cfg.ReuseGrace,
@@ -230,20 +232,23 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 	}
 	rl := middleware.NewRateLimits(a.limits, a.rateKey, a.rateEvents, a.log)
 	handlers.Register(r, handlers.Services{
-		Accounts: a.accounts, Sessions: a.sessions, Tokens: a.tokens,
+		Accounts: a.accounts, Sessions: a.sessions, Tokens: a.tokens, DeviceTokens: a.devices,
 		Ping: a.db.Ping, Draining: &a.draining,
 		Admin: a.admin, Metrics: a.publicMetrics(),
 	}, handlers.Middleware{
 		Authenticate: middleware.Authenticate(a.tokens),
 		RequireAdmin: middleware.RequireAdmin,
 		NoStore:      middleware.NoStore,
-		// Rate limits: per address on login, register and refresh, per
-		// account on login and re-authentication (checked in the handlers
-		// before any bcrypt work, F8d).
+		// Rate limits: per address on login, register and refresh; failed
+		// password proofs per account or known device on login and per
+		// session on re-authentication and password change (checked in the
+		// handlers before any bcrypt work, F8d).
 		LimitLogin:    rl.PerAddress("login_ip", a.cfg.RateLoginIP.Rates),
 		LimitRegister: rl.PerAddress("register_ip", a.cfg.RateRegisterIP.Rates),
 		LimitRefresh:  rl.PerAddress("refresh_ip", a.cfg.RateRefreshIP.Rates),
 		LimitAccount:  rl.PerAccount("login_account", a.cfg.RateLoginAccount.Rates),
+		LimitDevice:   rl.PerDevice("login_device", a.cfg.RateLoginDevice.Rates),
+		LimitReauth:   rl.PerSession("reauth_session", a.cfg.RateReauthSession.Rates),
 	}, handlers.Options{CookieSecure: a.cfg.CookieSecure})
 	return r, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,16 @@ type Config struct {
 	RateRefreshIP    Rates    `env:"AUTHD_RATE_REFRESH_IP" envDefault:"60-M"`
 	RateRegisterIP   Rates    `env:"AUTHD_RATE_REGISTER_IP" envDefault:"10-H"`
 	TrustedProxies   []string `env:"AUTHD_TRUSTED_PROXIES" envSeparator:","`
+
+	// RateLoginDevice bounds the failed logins of one known device (a valid
+	// device token), counted instead of the account's budget.
+	RateLoginDevice Rates `env:"AUTHD_RATE_LOGIN_DEVICE" envDefault:"5-M,50-H"`
+	// RateReauthSession bounds the failed password proofs of one signed-in
+	// session (re-authentication, current password of a password change).
+	RateReauthSession Rates `env:"AUTHD_RATE_REAUTH_SESSION" envDefault:"5-15M"`
+	// DeviceTokenTTL is the lifetime of a device token.
+	DeviceTokenTTL time.Duration `env:"AUTHD_DEVICE_TOKEN_TTL" envDefault:"2160h"`
+
 	// RatePrefix starts every rate-limit key in Redis (one prefix per
 	// deployment, or per test sharing a Redis).
 	RatePrefix string `env:"AUTHD_RATE_PREFIX" envDefault:"authd:limiter"`
@@ -95,8 +106,10 @@ type Config struct {
 	Warnings []string `env:"-"`
 }
 
-// Rates is a comma-separated list of ulule/limiter rates ("5-M,50-H"), each
-// of which must hold.
+// Rates is a comma-separated list of rates ("5-M,50-H"), each of which must
+// hold. A rate is ulule/limiter's LIMIT-PERIOD (S, M, H or D), or
+// LIMIT-NPERIOD for a window of N periods ("5-15M": five in 15 minutes),
+// which ulule/limiter's parser does not know.
 type Rates struct {
 	Raw   string
 	Rates []limiter.Rate
@@ -111,9 +124,9 @@ func (r *Rates) UnmarshalText(b []byte) error {
 		if part == "" {
 			continue
 		}
-		rate, err := limiter.NewRateFromFormatted(part)
+		rate, err := parseRate(part)
 		if err != nil {
-			return fmt.Errorf("rate %q: want LIMIT-PERIOD such as 5-M or 50-H", part)
+			return fmt.Errorf("rate %q: want LIMIT-PERIOD such as 5-M, 50-H or 5-15M", part)
 		}
 		r.Rates = append(r.Rates, rate)
 	}
@@ -121,6 +134,26 @@ func (r *Rates) UnmarshalText(b []byte) error {
 		return errors.New("no rate given")
 	}
 	return nil
+}
+
+// parseRate parses one rate: LIMIT-PERIOD, or LIMIT-NPERIOD for N periods.
+func parseRate(s string) (limiter.Rate, error) {
+	limit, period, ok := strings.Cut(s, "-")
+	n := strings.IndexFunc(period, func(r rune) bool { return r < '0' || r > '9' })
+	if !ok || n <= 0 {
+		return limiter.NewRateFromFormatted(s)
+	}
+	mult, err := strconv.Atoi(period[:n])
+	if err != nil || mult < 1 || mult > 1000 {
+		return limiter.Rate{}, fmt.Errorf("rate %q: bad period multiple", s)
+	}
+	rate, err := limiter.NewRateFromFormatted(limit + "-" + period[n:])
+	if err != nil {
+		return limiter.Rate{}, err
+	}
+	rate.Formatted = s
+	rate.Period *= time.Duration(mult)
+	return rate, nil
 }
 
 // minSecretBytes is the shortest HS256 key accepted in production
@@ -236,6 +269,7 @@ func (c *Config) validate() error {
 		"AUTHD_ACCESS_TTL": c.AccessTTL, "AUTHD_REFRESH_TTL": c.RefreshTTL, "AUTHD_SESSION_MAX_AGE": c.SessionMaxAge,
 		"AUTHD_DB_TIMEOUT": c.DBTimeout, "AUTHD_BCRYPT_WAIT": c.BcryptWait, "AUTHD_SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
 		"AUTHD_REQUEST_TIMEOUT": c.RequestTimeout, "AUTHD_DB_LOCK_TIMEOUT": c.DBLockTimeout,
+		"AUTHD_DEVICE_TOKEN_TTL": c.DeviceTokenTTL,
 	}
 	for name, d := range positive {
 		if d <= 0 {

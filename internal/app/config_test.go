@@ -42,6 +42,10 @@ func TestLoad_Defaults(t *testing.T) {
 		{"RateLoginAccount rates", len(cfg.RateLoginAccount.Rates), 2},
 		{"RateRefreshIP", cfg.RateRefreshIP.Raw, "60-M"},
 		{"RateRegisterIP", cfg.RateRegisterIP.Raw, "10-H"},
+		{"RateLoginDevice", cfg.RateLoginDevice.Raw, "5-M,50-H"},
+		{"RateReauthSession", cfg.RateReauthSession.Raw, "5-15M"},
+		{"RateReauthSession window", cfg.RateReauthSession.Rates[0].Period, 15 * time.Minute},
+		{"DeviceTokenTTL", cfg.DeviceTokenTTL, 90 * 24 * time.Hour},
 		{"SignupEnabled", cfg.SignupEnabled, true},
 		{"CookieSecure", cfg.CookieSecure, true},
 		{"LogLevel", cfg.LogLevel, "info"},
@@ -98,6 +102,9 @@ func TestLoad_BadValuesNameTheVariable(t *testing.T) {
 		"AUTHD_PASSWORD_MIN_LENGTH": "4",
 		"AUTHD_SIGNUP_ENABLED":      "perhaps",
 		"AUTHD_LOG_FORMAT":          "xml",
+		"AUTHD_RATE_REAUTH_SESSION": "5-0M",
+		"AUTHD_RATE_LOGIN_DEVICE":   "5-15Y",
+		"AUTHD_DEVICE_TOKEN_TTL":    "0s",
 	}
 	for name, value := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -117,6 +124,20 @@ func TestLoad_SeveralRates(t *testing.T) {
 	r := cfg.RateLoginAccount.Rates
 	if len(r) != 2 || r[0].Limit != 5 || r[0].Period != time.Minute || r[1].Limit != 50 || r[1].Period != time.Hour {
 		t.Fatalf("rates = %+v, want 5/min and 50/hour", r)
+	}
+}
+
+// A window of several periods ("5-15M"), which ulule/limiter's own parser
+// does not take.
+func TestLoad_RateOverSeveralPeriods(t *testing.T) {
+	cfg, err := Load(envOf(map[string]string{"AUTHD_RATE_REAUTH_SESSION": "5-15M,20-2h"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.RateReauthSession.Rates
+	if len(r) != 2 || r[0].Limit != 5 || r[0].Period != 15*time.Minute || r[0].Formatted != "5-15M" ||
+		r[1].Limit != 20 || r[1].Period != 2*time.Hour {
+		t.Fatalf("rates = %+v, want 5 per 15 minutes and 20 per 2 hours", r)
 	}
 }
 

@@ -204,3 +204,36 @@ func TestStore_WithoutRedis(t *testing.T) {
 		t.Error("Degraded() = true without Redis configured; the in-process store is the plan, not a fallback")
 	}
 }
+
+// The failures-only budgets look with Peek and count with Increment: both
+// go to Redis, so two stores on one Redis (two instances) share the count,
+// and a Peek creates nothing.
+func TestStore_PeekAndIncrementOnRedis(t *testing.T) {
+	redis := redistest.Start(t)
+	prefix := fmt.Sprintf("test:%d", time.Now().UnixNano())
+	a := newStore(t, redis.URL(), prefix, &syncBuffer{})
+	b := newStore(t, redis.URL(), prefix, &syncBuffer{})
+	rate := limiter.Rate{Formatted: "2-15M", Limit: 2, Period: 15 * time.Minute}
+	lc, err := a.Peek(t.Context(), "k", rate)
+	if err != nil || lc.Remaining != 2 {
+		t.Fatalf("Peek() of a new key = %+v, %v, want remaining 2", lc, err)
+	}
+	if keys := redis.Keys(prefix + ":*"); len(keys) != 0 {
+		t.Fatalf("Redis keys after a Peek = %v, want none", keys)
+	}
+	if _, err := a.Increment(t.Context(), "k", 1, rate); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Increment(t.Context(), "k", 1, rate); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*ratelimit.Store{"A": a, "B": b} {
+		lc, err := s.Peek(t.Context(), "k", rate)
+		if err != nil || lc.Remaining != 0 || lc.Reset-time.Now().Unix() < int64(14*60) {
+			t.Errorf("Peek() on %s after one failure on each = %+v, %v; want remaining 0 for the 15-minute window", name, lc, err)
+		}
+	}
+	if a.Degraded() || b.Degraded() {
+		t.Error("a store fell back with Redis up")
+	}
+}
