@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -64,6 +65,11 @@ func TestCookies_Attributes(t *testing.T) {
 			}
 			if body := r.Map(t); body["refresh_token"] != nil {
 				t.Fatalf("cookie login put the refresh token in the body too: %s", r.Body)
+			}
+			wantDevice := strings.Replace(tc.name, "refresh", "device", 1)
+			if d := deviceCookie(t, r); d == nil || d.Name != wantDevice || d.Secure != tc.wantSecure || !d.HttpOnly ||
+				d.SameSite != http.SameSiteStrictMode || d.Path != "/" || d.Domain != "" || d.MaxAge <= 0 {
+				t.Fatalf("device cookie = %+v, want %s with the refresh cookie's attributes", d, wantDevice)
 			}
 
 			// Refresh through the cookie needs X-Requested-With.
