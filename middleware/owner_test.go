@@ -92,6 +92,11 @@ func TestRateLimits_ReauthSessionBudget(t *testing.T) {
 	if got := s.App.Hasher().Runs.Load() - runs; got != 0 {
 		t.Errorf("bcrypt ran %d times for refused proofs, want 0", got)
 	}
+	evs := rateLimitedEvents(t, s)
+	if len(evs) != 1 || evs[0].Reason != "reauth_session" || evs[0].SessionID == nil || evs[0].SessionID.String() != a.SessionID ||
+		evs[0].UserID == nil || evs[0].UserID.String() != a.User.ID || details(t, evs[0])["key"] != "session:"+a.SessionID {
+		t.Errorf("rate_limited events = %+v, want one reauth_session event naming the session and its user", evs)
+	}
 	// Another session of the same account has its own budget, and the
 	// failures above spent none of the account's or the address's login
 	// budget (2-M and 3-M: two logins so far).
