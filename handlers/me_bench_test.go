@@ -37,7 +37,7 @@ func meEngine(b *testing.B, db *models.DB, set *services.Revocations) (*gin.Engi
 		b.Fatal(err)
 	}
 	events := services.NewEvents(clock)
-	ses := services.NewSessions(db.DB, services.SessionConfig{RefreshTTL: time.Hour, MaxAge: time.Hour, MaxSessions: 20},
+	ses := services.NewSessions(db.DB, services.NewRotationStore(db, false), services.SessionConfig{RefreshTTL: time.Hour, MaxAge: time.Hour, MaxSessions: 20},
 		tokens, events, set, make([]byte, 32), clock)
 	acc := services.NewAccounts(db.DB, services.AccountConfig{MinPasswordLength: 12}, hasher, events, ses, clock)
 	gin.SetMode(gin.ReleaseMode)

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -25,32 +26,52 @@ func userWithSession(t *testing.T, db *models.DB, email string) (*models.User, *
 	return u, s, now
 }
 
-func TestTouchSessionOfToken_ReturnsSessionAndUser(t *testing.T) {
+func TestReadRefreshRow_ReturnsSessionAndUser(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
 		u, s, now := userWithSession(t, db, "a@example.com")
 		rt := &models.RefreshToken{ID: uuid.New(), SessionID: s.ID, SecretHash: []byte{1, 2}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		testdb.Must(t, models.CreateRefreshToken(ctx, db.DB, rt))
 
-		later := now.Add(time.Second)
-		head, err := models.TouchSessionOfToken(ctx, db.DB, rt.ID, "203.0.113.0/24", later)
-		if err != nil {
-			t.Fatalf("TouchSessionOfToken() error = %v", err)
+		row, found, err := models.ReadRefreshRow(ctx, db.DB, rt.ID)
+		if err != nil || !found {
+			t.Fatalf("ReadRefreshRow() = %v, %v", found, err)
 		}
+		head := row.Head()
 		want := models.SessionHead{ID: s.ID, UserID: u.ID, ClientID: "app", ExpiresAt: s.ExpiresAt, Email: u.Email, Role: "user", UserCreatedAt: now}
 		if !head.ExpiresAt.Equal(want.ExpiresAt) || !head.UserCreatedAt.Equal(want.UserCreatedAt) {
 			t.Fatalf("times = %v %v, want %v %v", head.ExpiresAt, head.UserCreatedAt, want.ExpiresAt, want.UserCreatedAt)
 		}
 		head.ExpiresAt, head.UserCreatedAt = want.ExpiresAt, want.UserCreatedAt
-		if *head != want {
-			t.Fatalf("TouchSessionOfToken() = %+v, want %+v", *head, want)
+		if head != want {
+			t.Fatalf("ReadRefreshRow().Head() = %+v, want %+v", head, want)
 		}
-		rot, err := models.RotateRefreshToken(ctx, db.DB, rt.ID, uuid.New(), later)
-		if err != nil || rot.SessionID != s.ID || string(rot.SecretHash) != "\x01\x02" {
-			t.Fatalf("RotateRefreshToken() = %+v, %v", rot, err)
+		if row.SessionID != s.ID || string(row.SecretHash) != "\x01\x02" || row.ChildID != nil || row.RotatedAt != nil {
+			t.Fatalf("ReadRefreshRow() = %+v, want the live token of the session", row)
 		}
-		if _, err := models.RotateRefreshToken(ctx, db.DB, rt.ID, uuid.New(), later); err != models.ErrNotFound {
-			t.Fatalf("second RotateRefreshToken() error = %v, want ErrNotFound", err)
+		later := now.Add(time.Second)
+		parent := rt.ID
+		child := &models.RefreshToken{ID: uuid.New(), SessionID: s.ID, ParentID: &parent, Generation: 1, SecretHash: []byte{3},
+			UserAgent: "child-agent", CreatedAt: later, ExpiresAt: later.Add(time.Hour)}
+		testdb.Must(t, models.RotateRefreshToken(ctx, db.DB, child))
+		row, _, err = models.ReadRefreshRow(ctx, db.DB, rt.ID)
+		if err != nil || row.RotatedAt == nil || !row.RotatedAt.Equal(later) || row.ChildID == nil || *row.ChildID != child.ID ||
+			row.ChildUserAgent == nil || *row.ChildUserAgent != "child-agent" {
+			t.Fatalf("after RotateRefreshToken() = %+v, %v; want rotated at %v with its child", row, err, later)
+		}
+		second := &models.RefreshToken{ID: uuid.New(), SessionID: s.ID, ParentID: &parent, Generation: 1, SecretHash: []byte{4},
+			CreatedAt: later, ExpiresAt: later.Add(time.Hour)}
+		if err := models.RotateRefreshToken(ctx, db.DB, second); !errors.Is(err, models.ErrDuplicate) {
+			t.Fatalf("second RotateRefreshToken() error = %v, want ErrDuplicate (no forked family)", err)
+		}
+		gone := uuid.New()
+		orphan := &models.RefreshToken{ID: uuid.New(), SessionID: s.ID, ParentID: &gone, Generation: 1, SecretHash: []byte{5},
+			CreatedAt: later, ExpiresAt: later.Add(time.Hour)}
+		if err := models.RotateRefreshToken(ctx, db.DB, orphan); err == nil {
+			t.Fatal("RotateRefreshToken() of an unknown parent succeeded, want an error")
+		}
+		if _, found, err := models.ReadRefreshRow(ctx, db.DB, uuid.New()); err != nil || found {
+			t.Fatalf("ReadRefreshRow(unknown) = %v, %v; want not found", found, err)
 		}
 	})
 }
@@ -67,11 +88,10 @@ func TestRevokeSession_TouchesOnlyTheLiveToken(t *testing.T) {
 		for g := 0; g < 300; g++ {
 			rt := &models.RefreshToken{ID: uuid.New(), SessionID: s.ID, ParentID: parent, Generation: g, SecretHash: []byte{byte(g)},
 				CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-			testdb.Must(t, models.CreateRefreshToken(ctx, db.DB, rt))
-			if parent != nil {
-				if _, err := models.RotateRefreshToken(ctx, db.DB, *parent, rt.ID, now); err != nil {
-					t.Fatal(err)
-				}
+			if parent == nil {
+				testdb.Must(t, models.CreateRefreshToken(ctx, db.DB, rt))
+			} else {
+				testdb.Must(t, models.RotateRefreshToken(ctx, db.DB, rt))
 			}
 			id := rt.ID
 			parent, live = &id, id
@@ -109,7 +129,7 @@ func TestSessionTouchIsHeapOnly(t *testing.T) {
 	defer tx.Rollback()
 	const touches = 20
 	for i := 1; i <= touches; i++ {
-		if _, err := models.TouchSessionOfToken(ctx, tx, rt.ID, "203.0.113.0/24", now.Add(time.Duration(i)*time.Second)); err != nil {
+		if err := models.TouchSession(ctx, tx, s.ID, "203.0.113.0/24", now.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -18,11 +18,14 @@ type RefreshToken struct {
 	Generation int
 	SecretHash []byte
 	IPPrefix   string `gorm:"column:ip_prefix"`
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-	RotatedAt  *time.Time
-	ChildID    *uuid.UUID `gorm:"type:uuid"`
-	RevokedAt  *time.Time
+	// UserAgent is the user agent of the request that minted the token (the
+	// first use of its parent), to tell a grace retry from elsewhere.
+	UserAgent string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RotatedAt *time.Time
+	ChildID   *uuid.UUID `gorm:"type:uuid"`
+	RevokedAt *time.Time
 }
 
 // CreateRefreshToken inserts rt. A second child of one parent is
@@ -62,55 +65,6 @@ type SessionHead struct {
 	Email         string
 	Role          string
 	UserCreatedAt time.Time
-}
-
-// TouchSessionOfToken is the first statement of a rotation: it marks the
-// session of refresh token tokenID as used now, which also takes the
-// session's row lock, so rotations and revocations of one family run one
-// after the other. It returns ErrNotFound when the token is unknown or its
-// session is revoked or past its absolute expiry.
-func TouchSessionOfToken(ctx context.Context, tx *gorm.DB, tokenID uuid.UUID, ipPrefix string, now time.Time) (*SessionHead, error) {
-	var heads []SessionHead
-	err := tx.WithContext(ctx).Raw(`UPDATE sessions SET last_used_at = ?, ip_prefix = ?
-		WHERE id = (SELECT session_id FROM refresh_tokens WHERE id = ?)
-		  AND revoked_at IS NULL AND expires_at > ?
-		RETURNING id, user_id, client_id, expires_at,
-		  (SELECT email FROM users WHERE users.id = sessions.user_id) AS email,
-		  (SELECT role FROM users WHERE users.id = sessions.user_id) AS role,
-		  (SELECT created_at FROM users WHERE users.id = sessions.user_id) AS user_created_at`, now, ipPrefix, tokenID, now).Scan(&heads).Error
-	if err != nil {
-		return nil, fmt.Errorf("touch session: %w", translate(err))
-	}
-	if len(heads) == 0 {
-		return nil, ErrNotFound
-	}
-	return &heads[0], nil
-}
-
-// Rotated is what RotateRefreshToken returns of the rotated row.
-type Rotated struct {
-	SessionID  uuid.UUID
-	Generation int
-	SecretHash []byte
-}
-
-// RotateRefreshToken marks token id rotated with childID as its child, but
-// only while it is live (never rotated, not revoked, not expired). This one
-// conditional UPDATE decides the single winner among concurrent refreshes.
-// It returns ErrNotFound when the token is not live; the caller compares
-// SecretHash and rolls back on a mismatch.
-func RotateRefreshToken(ctx context.Context, tx *gorm.DB, id, childID uuid.UUID, now time.Time) (*Rotated, error) {
-	var rows []Rotated
-	err := tx.WithContext(ctx).Raw(`UPDATE refresh_tokens SET rotated_at = ?, child_id = ?
-		WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ?
-		RETURNING session_id, generation, secret_hash`, now, childID, id, now).Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("rotate refresh token %s: %w", id, translate(err))
-	}
-	if len(rows) == 0 {
-		return nil, ErrNotFound
-	}
-	return &rows[0], nil
 }
 
 // DeleteExpiredRefreshTokens deletes up to limit token rows that expired

@@ -14,50 +14,70 @@ import (
 )
 
 // The PostgreSQL rotation runs in two statements and no explicit
-// transaction: ReadTokenSecret (a plain read, no lock, no WAL), then, once
-// the caller has compared the secret in constant time, RotateInOneStatement,
-// which decides and writes the whole rotation as one implicit transaction.
-// That is two round trips and one commit where BEGIN, three statements and
-// COMMIT took five. Everything else (retries within grace, reuse, expiry,
-// revoked sessions) takes the general transaction in services.Sessions.
+// transaction: ReadRefreshState (a plain read, no lock, no WAL), then, once
+// the caller has compared the secret in constant time and decided to
+// rotate, RotateInOneStatement, which re-checks that decision and writes the
+// whole rotation as one implicit transaction. That is two round trips and
+// one commit where BEGIN, three statements and COMMIT took five. Everything
+// else (retries within grace, a lost race) takes the locked transaction of
+// services' PostgreSQL rotation store.
 
-// TokenSecret is what the first statement of a rotation reads of a token.
-type TokenSecret struct {
-	SecretHash []byte
-	// Live: not rotated, not revoked and not expired at Now.
-	Live bool
+// PGRefreshState is what the first statement of a refresh reads: the token,
+// its child and its session, and the time of the decision. Of the user it
+// has the id only (RefreshRow's ClientID, Email, Role and UserCreatedAt are
+// empty): RotateInOneStatement returns the rest.
+type PGRefreshState struct {
+	RefreshRow
 	// Now is the time of the decision: the caller's, or the database's
 	// statement time when the caller gave none.
 	Now time.Time
 }
 
-const readTokenSecretSQL = `SELECT secret_hash, rotated_at IS NULL AND revoked_at IS NULL AND expires_at > t.now, t.now
-FROM refresh_tokens, (SELECT COALESCE($2::timestamptz, statement_timestamp()) AS now) t WHERE id = $1`
+const readRefreshStateSQL = `SELECT t.session_id, t.generation, t.secret_hash, t.expires_at, t.rotated_at, t.revoked_at,
+  c.id, c.secret_hash, c.expires_at, c.rotated_at, c.revoked_at, c.ip_prefix, c.user_agent,
+  s.user_id, s.expires_at, s.revoked_at, n.now
+FROM (SELECT COALESCE($2::timestamptz, statement_timestamp()) AS now) n,
+  refresh_tokens t JOIN sessions s ON s.id = t.session_id
+  LEFT JOIN refresh_tokens c ON c.id = t.child_id
+WHERE t.id = $1`
 
-// ReadTokenSecret returns the stored secret hash of token id and whether the
-// token is live at now, or ErrNotFound. A nil now means the database's
-// clock, so that every instance decides on one time source however wrong
-// its own clock is (FI-8). PostgreSQL only.
-func ReadTokenSecret(ctx context.Context, db *sql.DB, id uuid.UUID, now *time.Time) (*TokenSecret, error) {
-	var ts TokenSecret
-	err := withPgx(ctx, db, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, readTokenSecretSQL, pgUUID(id), now).Scan(&ts.SecretHash, &ts.Live, &ts.Now)
+// ReadRefreshState returns the state of token id, or found false. A nil now
+// means the database's clock, so that every instance decides on one time
+// source however wrong its own clock is (FI-8). PostgreSQL only.
+func ReadRefreshState(ctx context.Context, db *DB, id uuid.UUID, now *time.Time) (_ *PGRefreshState, found bool, err error) {
+	st := PGRefreshState{RefreshRow: RefreshRow{ID: id}}
+	var sessionID, childID, userID pgtype.UUID
+	err = withPgx(ctx, db.SQL(), func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, readRefreshStateSQL, pgUUID(id), now).Scan(
+			&sessionID, &st.Generation, &st.SecretHash, &st.ExpiresAt, &st.RotatedAt, &st.RevokedAt,
+			&childID, &st.ChildSecretHash, &st.ChildExpiresAt, &st.ChildRotatedAt, &st.ChildRevokedAt,
+			&st.ChildIPPrefix, &st.ChildUserAgent,
+			&userID, &st.SessionExpiresAt, &st.SessionRevokedAt, &st.Now)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read refresh token: %w", err)
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, nil
 	}
-	ts.Now = ts.Now.UTC()
-	return &ts, nil
+	if err != nil {
+		return nil, false, fmt.Errorf("read refresh token: %w", err)
+	}
+	st.SessionID, st.UserID = sessionID.Bytes, userID.Bytes
+	if childID.Valid {
+		id := uuid.UUID(childID.Bytes)
+		st.ChildID = &id
+	}
+	st.Now = st.Now.UTC()
+	return &st, true, nil
 }
 
 // RotateParams describe one rotation.
 type RotateParams struct {
-	TokenID  uuid.UUID
-	ChildID  uuid.UUID
-	Now      time.Time
-	IPPrefix string
+	TokenID   uuid.UUID
+	ChildID   uuid.UUID
+	Now       time.Time
+	IPPrefix  string
+	UserAgent string
 	// ChildHash is the hash of the child's secret; the child expires at
-	// ChildExpiresAt or at its session's absolute expiry, whichever is first.
+	// ChildExpiresAt (the caller has capped it at the session's expiry).
 	ChildHash      []byte
 	ChildExpiresAt time.Time
 }
@@ -69,8 +89,8 @@ type Rotation struct {
 	ChildExpiresAt time.Time
 }
 
-// rotateSQL is the rotation as one statement. The order of its parts is the
-// order of the general transaction, enforced by their data dependencies:
+// rotateOneSQL is the rotation as one statement. The order of its parts is
+// the order of the locked transaction, enforced by their data dependencies:
 //
 //   - s locks the token's session row (FOR UPDATE) if it is active, so
 //     rotations and revocations of one family still run one after the other;
@@ -83,7 +103,21 @@ type Rotation struct {
 //     would refuse a second child anyway).
 //
 // If r rotates nothing, nothing is written and no row comes back.
-const rotateSQL = `WITH s AS MATERIALIZED (
+//
+// The conditions of s and r are services.Decide's Rotate row, re-checked
+// atomically at $2 (the time the caller decided at), so that the statement
+// rotates exactly when Decide on the current state would say Rotate:
+//
+//	s: revoked_at IS NULL                 ses.RevokedAt == nil
+//	s: expires_at > $2                    !ses.ExpiredAt(now)
+//	r: rotated_at IS NULL                 tok.RotatedAt == nil      } tok.LiveAt(now)
+//	r: revoked_at IS NULL                 tok.RevokedAt == nil      }
+//	r: expires_at > $2                    !tok.ExpiredAt(now)       }
+//
+// (ExpiredAt(now) is !now.Before(expiresAt), the negation of expires_at >
+// now.) services' store contract test runs each row of the decision table
+// through this statement and through Decide and compares them.
+const rotateOneSQL = `WITH s AS MATERIALIZED (
   SELECT id FROM sessions
   WHERE id = (SELECT session_id FROM refresh_tokens WHERE id = $1)
     AND revoked_at IS NULL AND expires_at > $2
@@ -98,8 +132,8 @@ const rotateSQL = `WITH s AS MATERIALIZED (
   WHERE id = (SELECT session_id FROM r)
   RETURNING id, user_id, client_id, expires_at
 ), c AS (
-  INSERT INTO refresh_tokens (id, session_id, parent_id, generation, secret_hash, ip_prefix, created_at, expires_at)
-  SELECT $3, u.id, $1, r.generation + 1, $5, $4, $2, LEAST($6::timestamptz, u.expires_at) FROM r, u
+  INSERT INTO refresh_tokens (id, session_id, parent_id, generation, secret_hash, ip_prefix, user_agent, created_at, expires_at)
+  SELECT $3, u.id, $1, r.generation + 1, $5, $4, $7, $2, $6 FROM r, u
   RETURNING expires_at
 )
 SELECT u.id, u.user_id, u.client_id, u.expires_at, users.email, users.role, users.created_at, c.expires_at
@@ -107,22 +141,26 @@ FROM u JOIN users ON users.id = u.user_id CROSS JOIN c`
 
 // RotateInOneStatement rotates p.TokenID into p.ChildID if the token is live
 // and its session active, in one statement (its own transaction). It
-// returns ErrNotFound, having written nothing, when it rotated nothing.
+// reports rotated false, having written nothing, when it rotated nothing.
 // PostgreSQL only.
-func RotateInOneStatement(ctx context.Context, db *sql.DB, p RotateParams) (*Rotation, error) {
+func RotateInOneStatement(ctx context.Context, db *DB, p RotateParams) (_ *Rotation, rotated bool, err error) {
 	var (
 		rot        Rotation
 		id, userID pgtype.UUID
 	)
-	err := withPgx(ctx, db, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, rotateSQL, pgUUID(p.TokenID), p.Now, pgUUID(p.ChildID), p.IPPrefix, p.ChildHash, p.ChildExpiresAt).
+	err = withPgx(ctx, db.SQL(), func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, rotateOneSQL, pgUUID(p.TokenID), p.Now, pgUUID(p.ChildID), p.IPPrefix, p.ChildHash,
+			p.ChildExpiresAt, p.UserAgent).
 			Scan(&id, &userID, &rot.ClientID, &rot.ExpiresAt, &rot.Email, &rot.Role, &rot.UserCreatedAt, &rot.ChildExpiresAt)
 	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("rotate refresh token %s: %w", p.TokenID, err)
+		return nil, false, fmt.Errorf("rotate refresh token %s: %w", p.TokenID, err)
 	}
 	rot.ID, rot.UserID = id.Bytes, userID.Bytes
-	return &rot, nil
+	return &rot, true, nil
 }
 
 // withPgx runs fn on one pooled connection of db, as a pgx connection:

@@ -32,6 +32,10 @@ const (
 	EventPasswordChanged = "password_changed"
 	EventRateLimited     = "rate_limited"
 	EventReauthenticated = "reauthenticated"
+	// EventRefreshRetryMismatch is a refresh within the reuse grace window
+	// that got the same child again, from another address prefix or user
+	// agent than the first use of the token.
+	EventRefreshRetryMismatch = "refresh_retry_mismatch"
 )
 
 // InsertSecurityEvent appends e. Callers run it in the transaction of the

@@ -35,7 +35,7 @@ func newFixture(t *testing.T, db *models.DB) *fixture {
 	hasher, err := services.NewHasher(4, 2, time.Second)
 	testdb.Must(t, err)
 	events := services.NewEvents(clock)
-	ses := services.NewSessions(db.DB, services.SessionConfig{RefreshTTL: time.Hour, MaxAge: 2 * time.Hour,
+	ses := services.NewSessions(db.DB, services.NewRotationStore(db, false), services.SessionConfig{RefreshTTL: time.Hour, MaxAge: 2 * time.Hour,
 		ReuseGrace: 10 * time.Second, MaxSessions: 20}, tokens, events, set, make([]byte, 32), clock)
 	acc := services.NewAccounts(db.DB, services.AccountConfig{MinPasswordLength: 12, SignupEnabled: true}, hasher, events, ses, clock)
 	u, err := acc.CreateUser(context.Background(), "devices-"+uuid.NewString()[:8]+"@example.com", "correct horse battery staple 42", "user")

@@ -73,14 +73,14 @@ func loginResult(err error) string {
 }
 
 // countRefresh counts a refresh by outcome.
-func countRefresh(kind outcome, err error) {
+func countRefresh(kind DecisionKind, err error) {
 	metrics.Refreshes.WithLabelValues(refreshResult(kind, err)).Inc()
 }
 
-func refreshResult(kind outcome, err error) string {
+func refreshResult(kind DecisionKind, err error) string {
 	switch ErrorCode(err) {
 	case "":
-		if kind == outcomeRetry {
+		if kind == Retry {
 			return "retried"
 		}
 		return "rotated"

@@ -2,7 +2,6 @@ package services
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -35,16 +34,9 @@ type Sessions struct {
 	revoked *Revocations
 	key     []byte
 	now     Clock
-	// pg is the pool on PostgreSQL, where the common refresh takes two
-	// statements without a transaction (rotateFast); nil on SQLite.
-	pg *sql.DB
-
-	// DatabaseTime, on PostgreSQL, makes the decisions of a refresh (grace,
-	// expiry, the times it writes) on the database's clock instead of now:
-	// instances whose clocks disagree still agree on them (FI-8). The app
-	// sets it when it runs on the real clock; a test's settable clock
-	// leaves it off so that it drives those decisions itself.
-	DatabaseTime bool
+	// rotations reads and applies refresh decisions: one store per
+	// dialect, chosen in wiring.
+	rotations RotationStore
 
 	// Notify, when set, is called inside every revocation's transaction
 	// with the revoked session ids, so that other instances learn of them
@@ -52,16 +44,11 @@ type Sessions struct {
 	Notify func(ctx context.Context, tx *gorm.DB, ids []uuid.UUID) error
 }
 
-// NewSessions returns a Sessions. key is the refresh derivation key shared by
-// every instance (LoadServerKey).
-func NewSessions(db *gorm.DB, cfg SessionConfig, tokens *Tokens, events *Events, revoked *Revocations, key []byte, now Clock) *Sessions {
-	s := &Sessions{db: db, cfg: cfg, tokens: tokens, events: events, revoked: revoked, key: key, now: now}
-	if db.Dialector.Name() == "postgres" {
-		if pool, err := db.DB(); err == nil {
-			s.pg = pool
-		}
-	}
-	return s
+// NewSessions returns a Sessions. rotations is the dialect's rotation store
+// (NewRotationStore); key is the refresh derivation key shared by every
+// instance (LoadServerKey).
+func NewSessions(db *gorm.DB, rotations RotationStore, cfg SessionConfig, tokens *Tokens, events *Events, revoked *Revocations, key []byte, now Clock) *Sessions {
+	return &Sessions{db: db, rotations: rotations, cfg: cfg, tokens: tokens, events: events, revoked: revoked, key: key, now: now}
 }
 
 // Config returns the session configuration.
@@ -95,9 +82,6 @@ var (
 	errRefreshReused  = &Error{Code: CodeRefreshTokenReused, Detail: "This refresh token was already used; the session has been signed out for safety."}
 	errFreshRequired  = &Error{Code: CodeFreshTokenRequired, Detail: "Confirm your password first (POST /v1/auth/reauthenticate)."}
 	errSessionMissing = &Error{Code: CodeNotFound, Detail: "No such session."}
-	// errRollback ends a transaction whose outcome is decided but must not
-	// be written.
-	errRollback = errors.New("rollback")
 )
 
 func (s *Sessions) issueAccess(p Principal) (AccessToken, error) {
@@ -137,7 +121,7 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.MaxAge),
 	}
 	row := &models.RefreshToken{
-		ID: rt.ID, SessionID: sid, Generation: 0, SecretHash: hashSecret(rt.Secret), IPPrefix: meta.IPPrefix,
+		ID: rt.ID, SessionID: sid, Generation: 0, SecretHash: hashSecret(rt.Secret), IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
 		CreatedAt: now, ExpiresAt: minTime(now.Add(s.cfg.RefreshTTL), sess.ExpiresAt),
 	}
 	var evicted []uuid.UUID
@@ -181,43 +165,29 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 		SessionID: sid, User: *u}, nil
 }
 
-// outcome is what a refresh transaction decided.
-type outcome int
-
-const (
-	outcomeRotated  outcome = iota + 1 // a new child was minted
-	outcomeRetry                       // a retry within grace: the same child again
-	outcomeInactive                    // the session is revoked, expired or unknown
-	outcomeInvalid                     // unknown token or wrong secret
-	outcomeExpired                     // the token is past its idle expiry
-	outcomeReuse                       // a rotated token outside grace: theft
-)
-
 // Refresh rotates a refresh token: it returns a new access token and the
 // token's single child. A retry of the same token within the grace window
-// returns the same child again (while that child is unused).
+// returns the same child again (while that child is unused); one from
+// another address prefix or user agent than the first use is recorded as a
+// refresh_retry_mismatch event.
 //
-// On PostgreSQL the common path is two statements and one implicit
-// transaction: a read of the token's secret hash, compared here in
-// constant time (RT-04), then rotateFast. Otherwise, and whenever that
-// path does not rotate, it is one transaction: BEGIN, an UPDATE of the session (which
-// takes its row lock, so rotations and revocations of one family
-// serialize), a conditional UPDATE of the token that only a live token
-// passes, the INSERT of the child, COMMIT; a token that is not live is
-// examined under the same lock (retry within grace, reuse, expiry).
+// What the token means is Decide's, on the state the dialect's
+// RotationStore reads; the store applies it atomically (on PostgreSQL the
+// common rotation is two statements: a read, then one that re-checks and
+// writes it). The secret is compared here, in constant time (RT-04), before
+// anything is written.
 //
 // Returns CodeInvalidToken (malformed, unknown or wrong secret: nothing is
 // revoked), CodeTokenExpired, CodeRefreshTokenReused (the family is revoked,
 // and that revocation is committed although the call fails) or
 // CodeSessionRevoked.
 func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenPair, err error) {
-	var kind outcome
+	var kind DecisionKind
 	defer func() { countRefresh(kind, err) }()
 	tok, ok := parseRefreshToken(raw)
 	if !ok {
 		return TokenPair{}, errRefreshInvalid
 	}
-	now := s.now()
 	// A time-ordered id (UUIDv7, like session ids): children land at the
 	// right edge of the refresh_tokens primary-key and parent_id indexes
 	// instead of on a random page each, which keeps rotation speed from
@@ -227,147 +197,72 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenP
 	if err != nil {
 		return TokenPair{}, err
 	}
-	if s.pg != nil {
-		// One read decides the common case: an unknown token or a wrong
-		// secret ends here, a live one is rotated in one statement.
-		at := &now
-		if s.DatabaseTime {
-			at = nil
-		}
-		ts, err := models.ReadTokenSecret(ctx, s.pg, tok.ID, at)
-		if errors.Is(err, models.ErrNotFound) {
-			kind = outcomeInvalid
-			return TokenPair{}, errRefreshInvalid
-		}
-		if err != nil {
-			return TokenPair{}, fmt.Errorf("refresh: %w", err)
-		}
-		if !secretMatches(tok.Secret, ts.SecretHash) {
-			kind = outcomeInvalid // a known id with a wrong secret changes nothing
-			return TokenPair{}, errRefreshInvalid
-		}
-		now = ts.Now
-		if ts.Live {
-			pair, rotated, err := s.rotateFast(ctx, tok, childID, meta, now)
-			if err != nil || rotated {
-				if rotated {
-					kind = outcomeRotated
-				}
-				return pair, err
-			}
-		}
-	}
-	var (
-		head  *models.SessionHead
-		child *models.RefreshToken
-		old   *models.RefreshToken
-	)
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var err error
-		head, err = models.TouchSessionOfToken(ctx, tx, tok.ID, meta.IPPrefix, now)
-		if errors.Is(err, models.ErrNotFound) {
-			kind = outcomeInactive
-			return errRollback
-		}
-		if err != nil {
-			return err
-		}
-		rot, err := models.RotateRefreshToken(ctx, tx, tok.ID, childID, now)
-		if err == nil {
-			if !secretMatches(tok.Secret, rot.SecretHash) {
-				kind = outcomeInvalid // a known id with a wrong secret changes nothing
-				return errRollback
-			}
-			child = &models.RefreshToken{
-				ID: childID, SessionID: head.ID, ParentID: &tok.ID, Generation: rot.Generation + 1,
-				SecretHash: hashSecret(childSecret(s.key, tok, childID)), IPPrefix: meta.IPPrefix,
-				CreatedAt: now, ExpiresAt: minTime(now.Add(s.cfg.RefreshTTL), head.ExpiresAt),
-			}
-			kind = outcomeRotated
-			return models.CreateRefreshToken(ctx, tx, child)
-		}
-		if !errors.Is(err, models.ErrNotFound) {
-			return err
-		}
-		// The token is not live. Decide why, still under the session lock.
-		old, err = models.FindRefreshToken(ctx, tx, tok.ID)
-		if errors.Is(err, models.ErrNotFound) || (err == nil && !secretMatches(tok.Secret, old.SecretHash)) {
-			kind = outcomeInvalid
-			return errRollback
-		}
-		if err != nil {
-			return err
-		}
-		// ReuseGrace 0 means no grace at all: now may be earlier than the
-		// winner's rotated_at (this request read the clock before the
-		// winner did), and a negative age must not pass as "within grace".
-		if s.cfg.ReuseGrace > 0 && old.RotatedAt != nil && old.RevokedAt == nil && old.ChildID != nil && now.Sub(*old.RotatedAt) < s.cfg.ReuseGrace {
-			c, err := models.FindRefreshToken(ctx, tx, *old.ChildID)
-			if err != nil && !errors.Is(err, models.ErrNotFound) {
-				return err
-			}
-			// Only while the child is itself unused: once it was rotated in
-			// turn, the parent is plain reuse (RT-05).
-			if err == nil && c.RotatedAt == nil && c.RevokedAt == nil && c.ExpiresAt.After(now) {
-				child, kind = c, outcomeRetry
-				return nil
-			}
-		}
-		if old.RotatedAt != nil || old.RevokedAt != nil {
-			kind = outcomeReuse
-		} else {
-			kind = outcomeExpired
-		}
-		return errRollback
-	})
-	if err != nil && !errors.Is(err, errRollback) {
+	secret := childSecret(s.key, tok, childID)
+	res, err := s.rotations.Refresh(ctx, RefreshRequest{
+		TokenID: tok.ID, Now: s.now(), ChildID: childID, ChildHash: hashSecret(secret), RefreshTTL: s.cfg.RefreshTTL,
+		IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent, Record: s.events.Record,
+	}, func(st RefreshState) Decision { return s.decide(tok, st, meta) })
+	if err != nil {
 		return TokenPair{}, fmt.Errorf("refresh: %w", err)
 	}
+	kind = res.Decision.Kind
+	now := res.State.Now
 	switch kind {
-	case outcomeRotated, outcomeRetry:
-		return s.refreshed(tok, head, child, now)
-	case outcomeInvalid:
-		return TokenPair{}, errRefreshInvalid
-	case outcomeExpired:
+	case Rotate:
+		return s.pair(&res.Head, refreshToken{ID: childID, Secret: secret}, res.ChildExpiresAt, now)
+	case Retry:
+		child := res.State.Token.Child
+		return s.pair(&res.Head, refreshToken{ID: child.ID, Secret: childSecret(s.key, tok, child.ID)}, child.ExpiresAt, now)
+	case Reuse:
+		return TokenPair{}, s.reuseDetected(ctx, res.State, meta, now)
+	case Expired:
 		return TokenPair{}, errRefreshExpired
-	case outcomeReuse:
-		return TokenPair{}, s.reuseDetected(ctx, old, meta, now)
+	case Revoked:
+		return TokenPair{}, errSessionRevoked
 	default:
-		return TokenPair{}, s.inactive(ctx, tok, now)
-	}
-}
-
-// rotateFast rotates a live token on PostgreSQL in one statement
-// (models.RotateInOneStatement), which decides exactly what the general
-// transaction decides for a live token: the session row lock first, then
-// the conditional UPDATE that elects one winner, then the session touch and
-// the child. rotated is false, with nothing written, when the statement
-// rotated nothing (a concurrent winner, a revoked or expired session): the
-// general transaction then finds out why, under the session's lock.
-func (s *Sessions) rotateFast(ctx context.Context, tok refreshToken, childID uuid.UUID, meta Meta, now time.Time) (_ TokenPair, rotated bool, err error) {
-	secret := childSecret(s.key, tok, childID)
-	rot, err := models.RotateInOneStatement(ctx, s.pg, models.RotateParams{
-		TokenID: tok.ID, ChildID: childID, Now: now, IPPrefix: meta.IPPrefix,
-		ChildHash: hashSecret(secret), ChildExpiresAt: now.Add(s.cfg.RefreshTTL),
-	})
-	if errors.Is(err, models.ErrNotFound) {
-		return TokenPair{}, false, nil
-	}
-	if err != nil {
-		return TokenPair{}, false, fmt.Errorf("refresh: %w", err)
-	}
-	pair, err := s.pair(&rot.SessionHead, refreshToken{ID: childID, Secret: secret}, rot.ChildExpiresAt, now)
-	return pair, err == nil, err
-}
-
-// refreshed builds the answer of a successful rotation or retry.
-func (s *Sessions) refreshed(parent refreshToken, head *models.SessionHead, child *models.RefreshToken, now time.Time) (TokenPair, error) {
-	secret := childSecret(s.key, parent, child.ID)
-	if !secretMatches(secret, child.SecretHash) {
-		// The derivation key changed since the child was minted.
 		return TokenPair{}, errRefreshInvalid
 	}
-	return s.pair(head, refreshToken{ID: child.ID, Secret: secret}, child.ExpiresAt, now)
+}
+
+// decide is what presenting tok means in state st: Invalid unless tok's
+// secret matches (a known id with a wrong secret changes nothing), else
+// Decide's answer. A retry also needs the child's secret to be the one
+// derived from tok (it is not after a change of the derivation key), and
+// one from elsewhere than the child's first use carries its event.
+func (s *Sessions) decide(tok refreshToken, st RefreshState, meta Meta) Decision {
+	if !secretMatches(tok.Secret, st.Token.SecretHash) {
+		return Decision{Kind: Invalid}
+	}
+	d := Decide(st.Token, st.Session, st.Now, s.cfg.ReuseGrace)
+	if d.Kind != Retry {
+		return d
+	}
+	child := st.Token.Child
+	if !secretMatches(childSecret(s.key, tok, child.ID), child.SecretHash) {
+		return Decision{Kind: Invalid}
+	}
+	if child.IPPrefix != meta.IPPrefix || child.UserAgent != meta.UserAgent {
+		d.Event = retryMismatch(st, meta)
+	}
+	return d
+}
+
+// retryMismatch is the event of a grace retry from another address prefix
+// or user agent than the first use of the token: no theft to act on (a
+// phone that switched networks retries like this), but a trace for review.
+func retryMismatch(st RefreshState, meta Meta) *models.SecurityEvent {
+	child := st.Token.Child
+	return &models.SecurityEvent{
+		Type: models.EventRefreshRetryMismatch, UserID: &st.Session.UserID, SessionID: &st.Session.ID,
+		IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
+		Details: jsonObject(
+			"first_ip_prefix", child.IPPrefix,
+			"first_user_agent", child.UserAgent,
+			"retry_ip_prefix", meta.IPPrefix,
+			"retry_user_agent", meta.UserAgent,
+			"generation", st.Token.Generation,
+		),
+	}
 }
 
 // pair is the answer of a refresh: a new access token for the session and
@@ -388,21 +283,22 @@ func (s *Sessions) pair(head *models.SessionHead, child refreshToken, childExpir
 
 // reuseDetected revokes the family of a replayed token and records it. The
 // revocation commits on its own, although the caller gets an error (F14).
-func (s *Sessions) reuseDetected(ctx context.Context, old *models.RefreshToken, meta Meta, now time.Time) error {
+// A family revoked already stays as it is, with no second event.
+func (s *Sessions) reuseDetected(ctx context.Context, st RefreshState, meta Meta, now time.Time) error {
 	var revoked bool
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		latest, err := models.LatestRefreshToken(ctx, tx, old.SessionID)
+		latest, err := models.LatestRefreshToken(ctx, tx, st.Session.ID)
 		if err != nil {
 			return err
 		}
 		details := jsonObject(
-			"replayed_generation", old.Generation,
+			"replayed_generation", st.Token.Generation,
 			"latest_generation", latest.Generation,
 			"replay_ip_prefix", meta.IPPrefix,
 			"replay_user_agent", meta.UserAgent,
 			"last_legitimate_ip_prefix", latest.IPPrefix,
 		)
-		revoked, err = s.revokeTx(ctx, tx, old.SessionID, models.ReasonReuseDetected, nil, meta, now, details)
+		revoked, err = s.revokeTx(ctx, tx, st.Session.ID, models.ReasonReuseDetected, nil, meta, now, details)
 		return err
 	})
 	if err != nil {
@@ -411,42 +307,9 @@ func (s *Sessions) reuseDetected(ctx context.Context, old *models.RefreshToken, 
 	if revoked {
 		// The in-memory set ages on this instance's clock, like the access
 		// tokens it checks.
-		s.published([]uuid.UUID{old.SessionID}, s.now())
+		s.published([]uuid.UUID{st.Session.ID}, s.now())
 	}
 	return errRefreshReused
-}
-
-// inactive explains a refresh whose session is not active: revoked, past its
-// absolute lifetime, or the token is unknown.
-func (s *Sessions) inactive(ctx context.Context, tok refreshToken, now time.Time) error {
-	rt, err := models.FindRefreshToken(ctx, s.db, tok.ID)
-	if errors.Is(err, models.ErrNotFound) {
-		return errRefreshInvalid
-	}
-	if err != nil {
-		return fmt.Errorf("refresh: %w", err)
-	}
-	if !secretMatches(tok.Secret, rt.SecretHash) {
-		return errRefreshInvalid
-	}
-	sess, err := models.FindSessionByID(ctx, s.db, rt.SessionID)
-	if errors.Is(err, models.ErrNotFound) {
-		return errRefreshInvalid
-	}
-	if err != nil {
-		return fmt.Errorf("refresh: %w", err)
-	}
-	switch {
-	case sess.RevokedAt != nil && rt.RotatedAt != nil:
-		// A rotated token stays reuse; the family is revoked already.
-		return errRefreshReused
-	case sess.RevokedAt != nil:
-		return errSessionRevoked
-	case !sess.ExpiresAt.After(now):
-		return errRefreshExpired
-	default:
-		return errRefreshInvalid
-	}
 }
 
 // Logout revokes the session of a refresh token (reason logout). An unknown

@@ -137,10 +137,13 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 	events := services.NewEvents(clock)
 	events.Observe(services.CountEvent)
 	events.Observe(services.LogEvent(a.log))
-	a.sessions = services.NewSessions(db.DB, services.SessionConfig{
+	// The dialect is chosen here, once: the rotation store of the database,
+	// deciding on the database's clock on PostgreSQL unless a test's clock
+	// drives the decisions.
+	rotations := services.NewRotationStore(db, databaseTime)
+	a.sessions = services.NewSessions(db.DB, rotations, services.SessionConfig{
 		RefreshTTL: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge, ReuseGrace: cfg.ReuseGrace, MaxSessions: cfg.MaxSessions,
 	}, a.tokens, events, a.revoked, key, clock)
-	a.sessions.DatabaseTime = databaseTime
 	if err := a.startRevocationFeed(ctx); err != nil {
 		a.Close()
 		return nil, err
