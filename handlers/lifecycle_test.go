@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -413,6 +414,75 @@ func TestRevocationSurvivesRestart(t *testing.T) {
 		}
 		if r := restarted.Do(t, "GET", "/v1/me", nil, apitest.Bearer(tok.AccessToken)); r.Code() != "session_revoked" {
 			t.Fatalf("/v1/me on the restarted instance = %d %s, want session_revoked", r.Status, r.Body)
+		}
+	})
+}
+
+// Issue 15 point 11: a grace retry from another address prefix or user
+// agent than the first use still gets the same child (a phone that switched
+// networks is not locked out), and leaves a refresh_retry_mismatch event
+// with both prefixes and user agents, listed and exported for the admin.
+func TestRefresh_GraceRetryFromElsewhereLeavesATrace(t *testing.T) {
+	clock := apitest.NewClock()
+	apitest.Each(t, apitest.Options{Clock: clock, Env: map[string]string{"AUTHD_TRUSTED_PROXIES": "127.0.0.1/32"}}, func(t *testing.T, s *apitest.Server) {
+		_, admin := newAdmin(t, s)
+		phone := []apitest.Header{apitest.UA("Phone/1.0"), xff("198.51.100.7")}
+		_, r0 := s.NewUser(t, "elsewhere", phone...)
+		refresh := func(headers ...apitest.Header) string {
+			t.Helper()
+			r := s.Refresh(t, r0.RefreshToken, headers...)
+			if r.Status != http.StatusOK {
+				t.Fatalf("refresh = %d %s, want 200", r.Status, r.Body)
+			}
+			var tok apitest.Tokens
+			r.JSON(t, &tok)
+			return tok.RefreshToken
+		}
+		mismatches := func() eventList {
+			t.Helper()
+			return listEvents(t, s, admin.AccessToken, url.Values{"type": {"refresh_retry_mismatch"}, "session_id": {r0.SessionID}})
+		}
+		child := refresh(phone...) // the first use
+		clock.Advance(time.Second)
+		if again := refresh(phone...); again != child {
+			t.Fatal("a retry from the same place got another child")
+		}
+		if n := len(mismatches().Events); n != 0 {
+			t.Fatalf("%d refresh_retry_mismatch events after a retry from the same place, want 0", n)
+		}
+
+		clock.Advance(time.Second)
+		if again := refresh(apitest.UA("Laptop/2.0"), xff("203.0.113.9")); again != child {
+			t.Fatal("a retry from elsewhere within grace got another child, want the same one")
+		}
+		got := mismatches().Events
+		if len(got) != 1 {
+			t.Fatalf("%d refresh_retry_mismatch events, want 1", len(got))
+		}
+		ev := got[0]
+		want := map[string]any{"first_ip_prefix": "198.51.100.0/24", "first_user_agent": "Phone/1.0",
+			"retry_ip_prefix": "203.0.113.0/24", "retry_user_agent": "Laptop/2.0", "generation": float64(0)}
+		for k, v := range want {
+			if ev.Details[k] != v {
+				t.Errorf("details[%s] = %v, want %v (details %v)", k, ev.Details[k], v, ev.Details)
+			}
+		}
+		if ev.UserID == nil || *ev.UserID != r0.User.ID || ev.IPPrefix != "203.0.113.0/24" || ev.UserAgent != "Laptop/2.0" {
+			t.Errorf("event = %+v, want the user and the retry's prefix and user agent", ev)
+		}
+
+		// Only the user agent differs: a trace too. The retries never count
+		// as reuse.
+		refresh(apitest.UA("Phone/1.1"), xff("198.51.100.7"))
+		if n := len(mismatches().Events); n != 2 {
+			t.Fatalf("%d refresh_retry_mismatch events after a retry from another user agent, want 2", n)
+		}
+		if n := reuseEvents(t, s, r0.SessionID); n != 0 {
+			t.Fatalf("%d reuse events, want 0", n)
+		}
+		csvBody, _ := getCSV(t, s, admin.AccessToken, url.Values{"type": {"refresh_retry_mismatch"}})
+		if !strings.Contains(string(csvBody), "refresh_retry_mismatch") || !strings.Contains(string(csvBody), "Laptop/2.0") {
+			t.Fatalf("the CSV export lacks the event:\n%s", csvBody)
 		}
 	})
 }

@@ -138,3 +138,46 @@ func TestBrowser_AdminSecurity(t *testing.T) {
 		tab.Screenshots("admin-user-sessions")
 	})
 }
+
+// Issue 15 point 11 on the security page: a grace retry from another network
+// or app reads as such, with the first use and the retry side by side.
+func TestBrowser_AdminShowsGraceRetryFromElsewhere(t *testing.T) {
+	clock := apitest.NewClock()
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite", Clock: clock, Env: map[string]string{"AUTHD_TRUSTED_PROXIES": "127.0.0.1/32"}})
+	b := NewBrowser(t)
+	adminEmail := "admin@example.com"
+	if _, err := s.App.Accounts().CreateUser(context.Background(), adminEmail, apitest.Password, "admin"); err != nil {
+		t.Fatalf("create the admin: %v", err)
+	}
+	email := "traveller@example.com"
+	s.Register(t, email, apitest.Password)
+	home := []apitest.Header{apitest.UA(uaFirefoxLinux), {Name: "X-Forwarded-For", Value: "198.51.100.7"}}
+	tok := s.Login(t, email, apitest.Password, home...)
+	if r := s.Refresh(t, tok.RefreshToken, home...); r.Status != http.StatusOK {
+		t.Fatalf("the first use = %d %s", r.Status, r.Body)
+	}
+	clock.Advance(time.Second)
+	if r := s.Refresh(t, tok.RefreshToken, apitest.UA(uaSafariIPhone), apitest.Header{Name: "X-Forwarded-For", Value: "203.0.113.9"}); r.Status != http.StatusOK {
+		t.Fatalf("the retry from elsewhere = %d %s, want 200", r.Status, r.Body)
+	}
+
+	tab := b.Tab()
+	tab.Open(s.URL + "/admin/security")
+	tab.SignIn(adminEmail, apitest.Password)
+	tab.WaitFor("the events", `document.querySelectorAll('#events-body tr[data-event-id]').length > 0`)
+	Eval[bool](tab, `(document.getElementById('f-type').value = 'refresh_retry_mismatch') === 'refresh_retry_mismatch'`)
+	tab.Click("#filters button[type=submit]")
+	tab.WaitFor("one retry event", `document.querySelectorAll('#events-body tr[data-event-id]').length === 1 && document.querySelector('#events-body .first-ip')`)
+	row := "#events-body tr[data-event-id]"
+	if got := tab.Text(row); !strings.Contains(got, "Refresh retried from another network or app") || !strings.Contains(got, "refresh_retry_mismatch") {
+		t.Errorf("the retry row reads %q", got)
+	}
+	for sel, want := range map[string]string{
+		" .first-ip": "198.51.100.0/24", " .first-ua": uaFirefoxLinux,
+		" .retry-ip": "203.0.113.0/24", " .retry-ua": uaSafariIPhone,
+	} {
+		if got := tab.Text(row + sel); !strings.Contains(got, want) {
+			t.Errorf("%s = %q, want %q", sel, got, want)
+		}
+	}
+}

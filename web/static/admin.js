@@ -125,6 +125,22 @@ function reuseBlock(ev) {
   return block;
 }
 
+// A refresh inside the reuse grace window that got the same token again
+// from another network or app than its first use: no theft was assumed (a
+// phone that switched networks retries like this), but it is worth a look.
+function retryMismatchBlock(ev) {
+  const d = ev.details || {};
+  return el('div', { class: 'compare' },
+    el('div', { class: 'first-use' },
+      el('h4', { text: 'First use' }),
+      el('p', { class: 'first-ip' }, 'IP prefix: ', el('strong', { text: d.first_ip_prefix || 'unknown' })),
+      el('p', { class: 'first-ua' }, 'User agent: ', el('strong', { text: d.first_user_agent || 'unknown' }))),
+    el('div', { class: 'retry' },
+      el('h4', { text: 'Retry within the grace window' }),
+      el('p', { class: 'retry-ip' }, 'IP prefix: ', el('strong', { text: d.retry_ip_prefix || ev.ip_prefix || 'unknown' })),
+      el('p', { class: 'retry-ua' }, 'User agent: ', el('strong', { text: d.retry_user_agent || ev.user_agent || 'unknown' }))));
+}
+
 function userCell(ev) {
   const cell = el('td', { 'data-label': 'User and session' });
   if (ev.user_id) {
@@ -143,12 +159,15 @@ function userCell(ev) {
 
 function renderEvent(ev) {
   const reuse = ev.reason === 'reuse_detected';
+  const mismatch = ev.type === 'refresh_retry_mismatch';
   const what = el('td', { 'data-label': 'Event' },
     reuse ? el('span', { class: 'badge danger', text: 'Token reuse detected' }) : null,
+    mismatch ? el('span', { class: 'badge warning', text: 'Refresh retried from another network or app' }) : null,
     el('div', { class: 'mono nowrap', text: ev.type }),
     ev.reason ? el('div', { class: 'muted nowrap', text: `reason: ${ev.reason}` }) : null);
   const details = el('td', { 'data-label': 'Details' });
   if (reuse) details.append(reuseBlock(ev));
+  else if (mismatch) details.append(retryMismatchBlock(ev));
   else if (ev.details && Object.keys(ev.details).length) details.append(detailItems(ev.details));
   return el('tr', { class: reuse ? 'reuse' : null, 'data-event-id': ev.id, 'data-reason': ev.reason || null },
     el('td', { 'data-label': 'Time', class: 'nowrap' }, absoluteTime(ev.created_at)),
