@@ -192,7 +192,10 @@ func TestRotationStore_Contract(t *testing.T) {
 		t.Run("unknown token is invalid without a decision", func(t *testing.T) {
 			called := false
 			res, err := store.Refresh(ctx, services.RefreshRequest{TokenID: uuid.New(), Now: storeNow(), ChildID: uuid.New()},
-				func(services.RefreshState) services.Decision { called = true; return services.Decision{Kind: services.Rotate} })
+				func(services.RefreshState) services.Decision {
+					called = true
+					return services.Decision{Kind: services.Rotate}
+				})
 			if err != nil || res.Decision.Kind != services.Invalid || called {
 				t.Fatalf("Refresh(unknown) = %v, %v, decide called %v; want Invalid, no error, not called", res.Decision.Kind, err, called)
 			}

@@ -16,7 +16,9 @@ func ago(d time.Duration) *time.Time { t := at.Add(-d); return &t }
 // decision table vary.
 func liveToken() services.TokenState { return services.TokenState{ExpiresAt: at.Add(time.Hour)} }
 
-func activeSession() services.SessionState { return services.SessionState{ExpiresAt: at.Add(2 * time.Hour)} }
+func activeSession() services.SessionState {
+	return services.SessionState{ExpiresAt: at.Add(2 * time.Hour)}
+}
 
 // rotatedToken was rotated age ago; its child is live.
 func rotatedToken(age time.Duration) services.TokenState {
