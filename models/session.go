@@ -39,6 +39,12 @@ const (
 	ReasonReuseDetected   = "reuse_detected"
 )
 
+// sessionActiveAt selects the sessions active at its one argument: neither
+// revoked nor past their absolute lifetime. It is the SQL form of
+// services.SessionState.ActiveAt (expires_at > now is the negation of
+// ExpiredAt's !now.Before(expires_at)).
+const sessionActiveAt = "revoked_at IS NULL AND expires_at > ?"
+
 // CreateSession inserts s.
 func CreateSession(ctx context.Context, tx *gorm.DB, s *Session) error {
 	if err := tx.WithContext(ctx).Create(s).Error; err != nil {
@@ -61,7 +67,7 @@ func FindSessionByID(ctx context.Context, tx *gorm.DB, id uuid.UUID) (*Session, 
 func FindUserSession(ctx context.Context, tx *gorm.DB, userID, id uuid.UUID, now time.Time) (*Session, error) {
 	var s Session
 	err := tx.WithContext(ctx).
-		Where("id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?", id, userID, now).
+		Where("id = ? AND user_id = ? AND "+sessionActiveAt, id, userID, now).
 		Take(&s).Error
 	if err != nil {
 		return nil, translate(err)
@@ -86,7 +92,7 @@ func ListUserSessions(ctx context.Context, tx *gorm.DB, userID uuid.UUID, state 
 	q := tx.WithContext(ctx).Where("user_id = ?", userID)
 	switch state {
 	case StateActive:
-		q = q.Where("revoked_at IS NULL AND expires_at > ?", now)
+		q = q.Where(sessionActiveAt, now)
 	case StateRevoked:
 		q = q.Where("revoked_at IS NOT NULL")
 	}
@@ -101,7 +107,7 @@ func ListUserSessions(ctx context.Context, tx *gorm.DB, userID uuid.UUID, state 
 // ErrNotFound for an unknown, foreign or revoked session.
 func RenameSession(ctx context.Context, tx *gorm.DB, userID, id uuid.UUID, name string, now time.Time) error {
 	res := tx.WithContext(ctx).Model(&Session{}).
-		Where("id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?", id, userID, now).
+		Where("id = ? AND user_id = ? AND "+sessionActiveAt, id, userID, now).
 		Update("device_name", name)
 	if res.Error != nil {
 		return fmt.Errorf("rename session: %w", translate(res.Error))
@@ -148,7 +154,7 @@ func RevokeSession(ctx context.Context, tx *gorm.DB, id uuid.UUID, reason string
 func ActiveSessionIDs(ctx context.Context, tx *gorm.DB, userID uuid.UUID, now time.Time) ([]uuid.UUID, error) {
 	var ids []uuid.UUID
 	err := tx.WithContext(ctx).Model(&Session{}).
-		Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now).
+		Where("user_id = ? AND "+sessionActiveAt, userID, now).
 		Order("last_used_at ASC, id ASC").Pluck("id", &ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("active sessions: %w", translate(err))

@@ -146,8 +146,9 @@ func Decide(tok TokenState, ses SessionState, now time.Time, grace time.Duration
 	}
 }
 
-// childExpiry is when a child minted at now expires: after the idle
-// lifetime, but never after its session's absolute lifetime.
+// childExpiry is when a refresh token minted at now expires (a login's
+// first one, or a rotation's child): after the idle lifetime, but never
+// after its session's absolute lifetime.
 func childExpiry(now time.Time, idle time.Duration, ses SessionState) time.Time {
 	return minTime(now.Add(idle), ses.ExpiresAt)
 }

@@ -122,7 +122,7 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 	}
 	row := &models.RefreshToken{
 		ID: rt.ID, SessionID: sid, Generation: 0, SecretHash: hashSecret(rt.Secret), IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
-		CreatedAt: now, ExpiresAt: minTime(now.Add(s.cfg.RefreshTTL), sess.ExpiresAt),
+		CreatedAt: now, ExpiresAt: childExpiry(now, s.cfg.RefreshTTL, SessionStateOf(sess)),
 	}
 	var evicted []uuid.UUID
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
