@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -113,5 +114,53 @@ func TestJWKS(t *testing.T) {
 	r := s.Do(t, "GET", "/.well-known/jwks.json", nil)
 	if r.Status != 200 || strings.TrimSpace(string(r.Body)) != `{"keys":[]}` {
 		t.Fatalf("HS256 JWKS = %d %s, want {\"keys\":[]}", r.Status, r.Body)
+	}
+}
+
+// Ambiguous JSON is refused before anything acts on it: a key twice (also in
+// another case, which encoding/json would match) and text that is not valid
+// UTF-8, raw or as a lone surrogate escape, which encoding/json would turn
+// into U+FFFD and so silently change a password.
+func TestStrictJSON_Ambiguous(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	s.Register(t, "ambiguous@example.com", apitest.Password)
+	token := s.Login(t, "ambiguous@example.com", apitest.Password)
+	runs := s.App.Hasher().Runs.Load()
+	tests := []struct {
+		name, method, path, body string
+	}{
+		{"duplicate password", "POST", "/v1/auth/login", `{"email":"ambiguous@example.com","password":"wrong password 1","password":"` + apitest.Password + `"}`},
+		{"duplicate in another case", "POST", "/v1/auth/login", `{"email":"ambiguous@example.com","password":"wrong password 1","PASSWORD":"` + apitest.Password + `"}`},
+		{"duplicate with the Kelvin sign", "POST", "/v1/auth/register", `{"email":"kelvin@example.com","password":"` + apitest.Password + "\",\"\u212aey\":1,\"key\":2}"},
+		{"duplicate email on register", "POST", "/v1/auth/register", `{"email":"first@example.com","Email":"second@example.com","password":"` + apitest.Password + `"}`},
+		{"invalid UTF-8 in the password", "POST", "/v1/auth/register", "{\"email\":\"utf8@example.com\",\"password\":\"correct horse \xff battery\"}"},
+		{"invalid UTF-8 in a key", "POST", "/v1/auth/login", "{\"email\":\"ambiguous@example.com\",\"pass\xc3word\":\"x\"}"},
+		{"lone high surrogate", "POST", "/v1/auth/register", `{"email":"surrogate@example.com","password":"correct horse \ud83d battery"}`},
+		{"lone low surrogate", "POST", "/v1/auth/register", `{"email":"surrogate@example.com","password":"correct horse \udc00 battery"}`},
+		{"reversed pair", "POST", "/v1/auth/register", `{"email":"surrogate@example.com","password":"correct horse \ude00\ud83d battery"}`},
+		{"duplicate refresh token", "POST", "/v1/auth/refresh", `{"refresh_token":"a","refresh_token":"` + token.RefreshToken + `"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.Do(t, tt.method, tt.path, tt.body)
+			if r.Status != http.StatusBadRequest || r.Code() != "invalid_request" {
+				t.Fatalf("%s %s %q = %d %s, want 400 invalid_request", tt.method, tt.path, tt.body, r.Status, r.Body)
+			}
+		})
+	}
+	// A duplicate in a signed-in endpoint is refused as well.
+	r := s.Do(t, "PATCH", "/v1/sessions/"+token.SessionID, `{"device_name":"a","device_name":"b"}`, apitest.Bearer(token.AccessToken))
+	if r.Status != http.StatusBadRequest || r.Code() != "invalid_request" {
+		t.Fatalf("PATCH with device_name twice = %d %s, want 400 invalid_request", r.Status, r.Body)
+	}
+	if n := s.App.Hasher().Runs.Load(); n != runs {
+		t.Fatalf("bcrypt ran %d times for ambiguous bodies, want 0", n-runs)
+	}
+	// Well-formed escapes, a real pair and a literal U+FFFD still pass.
+	for i, pw := range []string{`correct horse \ud83d\ude00 battery`, `correct horse \ufffd battery`, "correct horse \ufffd battery \\\\ud800"} {
+		body := fmt.Sprintf(`{"email":"fine%d@example.com","password":"%s"}`, i, pw)
+		if r := s.Do(t, "POST", "/v1/auth/register", body); r.Status != http.StatusCreated {
+			t.Fatalf("register %q = %d %s, want 201", body, r.Status, r.Body)
+		}
 	}
 }

@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -33,6 +36,10 @@ func FuzzDecode(f *testing.F) {
 		{"application/json", `{"refresh_token":"` + strings.Repeat("A", 70<<10) + `"}`},
 		{"application/json", strings.Repeat("[", 10000)},
 		{"multipart/form-data; boundary=\"", `--`},
+		{"application/json", `{"email":"a@example.com","password":"p","Password":"q"}`},
+		{"application/json", `{"email":"a@example.com","password":"\ud83d\ude00","device_name":"\udc00"}`},
+		{"application/json", "{\"email\":\"a@example.com\",\"password\":\"\xed\xa0\x80\"}"},
+		{"application/json", `{"email":"a@example.com","password":"p","client_id":"\\ud800"}`},
 	} {
 		f.Add(seed.ct, []byte(seed.body))
 	}
@@ -58,8 +65,28 @@ func FuzzDecode(f *testing.F) {
 			c.Request.Header.Set("Content-Type", contentType)
 			return c
 		}
-		_, err := decode[loginRequest](ctx(), false)
+		req, err := decode[loginRequest](ctx(), false)
 		check("loginRequest", err)
+		if err == nil {
+			// Accepted: the body was unambiguous, and no field was changed
+			// by U+FFFD replacement.
+			if !utf8.Valid(body) {
+				t.Fatalf("decode[loginRequest](%q) accepted invalid UTF-8", body)
+			}
+			if k := repeatedTopKey(body); k != "" {
+				t.Fatalf("decode[loginRequest](%q) accepted the key %q twice", body, k)
+			}
+			literal := bytes.Contains(body, []byte("\uFFFD")) || bytes.Contains(bytes.ToLower(body), []byte(`\ufffd`))
+			fields := []string{req.Email, req.Password, req.ClientID, string(req.TokenDelivery)}
+			if req.DeviceName != nil {
+				fields = append(fields, *req.DeviceName)
+			}
+			for _, f := range fields {
+				if strings.ContainsRune(f, utf8.RuneError) && !literal {
+					t.Fatalf("decode[loginRequest](%q) made U+FFFD out of nothing: %q", body, f)
+				}
+			}
+		}
 		_, err = decode[registerRequest](ctx(), false)
 		check("registerRequest", err)
 		_, err = decode[refreshRequest](ctx(), true)
@@ -67,4 +94,74 @@ func FuzzDecode(f *testing.F) {
 		_, err = decode[reauthRequest](ctx(), false)
 		check("reauthRequest", err)
 	})
+}
+
+// repeatedTopKey returns a key of body's top-level object that appears twice
+// (strings.EqualFold), or "". It is the fuzz oracle for unambiguous: a plain
+// pairwise comparison, no folding tables.
+func repeatedTopKey(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		k, _ := tok.(string)
+		for _, seen := range keys {
+			if strings.EqualFold(seen, k) {
+				return k
+			}
+		}
+		keys = append(keys, k)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
+}
+
+// unambiguous at any depth, in arrays, with escapes, and for what it lets
+// through.
+func TestUnambiguous(t *testing.T) {
+	tests := []struct {
+		name, body string
+		ok         bool
+	}{
+		{"plain", `{"a":1,"b":"x","c":[1,2,{"a":1}],"d":{"a":{"a":1}}}`, true},
+		{"same key in sibling objects", `[{"a":1},{"a":2},{"A":3}]`, true},
+		{"same key at two depths", `{"a":{"a":{"a":1}}}`, true},
+		{"duplicate at the top", `{"a":1,"a":2}`, false},
+		{"duplicate in another case", `{"email":1,"eMail":2}`, false},
+		{"duplicate in a nested object", `{"a":{"x":1,"y":{"k":1,"K":2}}}`, false},
+		{"duplicate in an object in an array", `{"list":[1,{"id":1,"ID":2}]}`, false},
+		{"duplicate after a nested object", `{"a":{"b":1},"c":2,"A":3}`, false},
+		{"duplicate with the long s", "{\"s\":1,\"\u017f\":2}", false},
+		{"escaped duplicate", `{"a":1,"\u0061":2}`, false},
+		{"raw invalid UTF-8", "{\"a\":\"\xff\"}", false},
+		{"raw surrogate half", "{\"a\":\"\xed\xa0\x80\"}", false},
+		{"lone high surrogate", `{"a":"\ud800"}`, false},
+		{"lone low surrogate in a key", `{"\udfff":1}`, false},
+		{"high surrogate before a non-surrogate escape", `{"a":"\ud800\u0041"}`, false},
+		{"high surrogate at the end", `{"a":"x\uD800"}`, false},
+		{"a pair", `{"a":"\uD83D\uDE00"}`, true},
+		{"a literal U+FFFD", `{"a":"\ufffd \uFFFD` + "\ufffd" + `"}`, true},
+		{"an escaped backslash before u", `{"a":"\\ud800 \ufffd"}`, true},
+		{"malformed is left to the decoder", `{"a":`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := unambiguous([]byte(tt.body))
+			if (err == nil) != tt.ok {
+				t.Fatalf("unambiguous(%q) = %v, want ok %v", tt.body, err, tt.ok)
+			}
+			if err != nil && services.ErrorCode(err) != services.CodeInvalidRequest {
+				t.Fatalf("unambiguous(%q) = %v, want invalid_request", tt.body, err)
+			}
+		})
+	}
 }
