@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -85,13 +87,64 @@ func csvRecord(ev *models.SecurityEvent) []string {
 	return rec
 }
 
-// csvSafe neutralises a cell that a spreadsheet would run as a formula
-// (OWASP "CSV Injection"): a leading = + - @ tab or carriage return gets a
-// single quote in front, so that the cell shows as text. csv.Writer quotes
-// cells with commas, quotes and line breaks.
+// csvSafe neutralises every part of a cell that a spreadsheet could run as a
+// formula (OWASP "CSV Injection"), whichever list separator it splits the
+// file with: the start of the cell, and every fragment after a comma,
+// semicolon, tab, carriage return or line feed. A fragment that begins, after
+// optional spaces and double quotes, with = + - @ tab or carriage return gets
+// a single quote in front of that character, so that it shows as text (the
+// OWASP advice; the text stays readable, e.g. "Phone;'=HYPERLINK(...)").
+// csv.Writer then quotes cells with commas, quotes and line breaks.
+//
+// Guarding the fragments, not only the first character, is what matters for
+// a file opened with ';' as the separator (most of continental Europe) or
+// tab: "Phone;=HYPERLINK(...)" is then two cells, and the second one is a
+// formula. Quoting alone is not enough, since spreadsheets disagree on how a
+// quoted cell ends when the separator differs.
 func csvSafe(cell string) string {
-	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
-		return "'" + cell
+	if !strings.ContainsAny(cell, csvDangerous) {
+		return cell
 	}
-	return cell
+	var b strings.Builder
+	b.Grow(len(cell) + 4)
+	fragment := true // the next rune starts a fragment
+	for i := 0; i < len(cell); {
+		if fragment {
+			fragment = false
+			j := i
+			for j < len(cell) {
+				r, size := utf8.DecodeRuneInString(cell[j:])
+				if r != '"' && !csvSpace(r) {
+					break
+				}
+				j += size
+			}
+			b.WriteString(cell[i:j])
+			if j < len(cell) && strings.IndexByte(csvDangerous, cell[j]) >= 0 {
+				b.WriteByte('\'')
+			}
+			i = j
+			continue
+		}
+		c := cell[i]
+		b.WriteByte(c)
+		i++
+		fragment = strings.IndexByte(csvSeparators, c) >= 0
+	}
+	return b.String()
+}
+
+const (
+	// csvDangerous are the characters a formula can start with.
+	csvDangerous = "=+-@\t\r"
+	// csvSeparators are the characters after which a spreadsheet may start
+	// a new cell: the three list separators in use and the line breaks.
+	csvSeparators = ",;\t\r\n"
+)
+
+// csvSpace reports whether a spreadsheet may skip r before a formula: spaces,
+// but not the tab and line breaks, which are separators or dangerous
+// themselves.
+func csvSpace(r rune) bool {
+	return r != '\t' && r != '\r' && r != '\n' && unicode.IsSpace(r)
 }

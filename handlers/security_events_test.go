@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/authd/authd/internal/testutil"
 
@@ -227,8 +228,9 @@ func testSecurityEventsCSV(t *testing.T, dialect string) {
 		if len(recs) != 4 || trailer != "" {
 			t.Fatalf("CSV has %d rows and next cursor %q, want header + 3 and none:\n%s", len(recs), trailer, body)
 		}
-		if got := recs[1][7]; got != "'"+hostile {
-			t.Errorf("revocation user_agent cell = %q, want the hostile UA behind a quote", got)
+		// The formula after the carriage return is a fragment of its own.
+		if got, want := recs[1][7], "'@SUM(1+1)\n\x1b[31mred\r'"+formula; got != want {
+			t.Errorf("revocation user_agent cell = %q, want %q (each formula behind a quote)", got, want)
 		}
 		if got := recs[2][7]; got != "'"+formula {
 			t.Errorf("login user_agent cell = %q, want %q", got, "'"+formula)
@@ -259,6 +261,74 @@ func testSecurityEventsCSV(t *testing.T, dialect string) {
 			t.Errorf("CSV with limit=0 = %d, want 400 problem", r.Status)
 		}
 	}
+}
+
+// The CSV export is safe whichever list separator a spreadsheet splits it
+// with (comma, semicolon as in most of Europe, or tab): no cell, and no
+// fragment of one, starts with a formula character after optional spaces and
+// double quotes. Hostile text reaches the export through device names (in
+// session_revoked details) and user agents.
+func TestAdmin_SecurityEventsCSVEveryLocale(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	_, admin := newAdmin(t, s)
+	email, _ := s.NewUser(t, "locale")
+	hostile := []string{
+		`Phone;=HYPERLINK("http://evil.example/x","click")`,
+		`Laptop; -2+3+cmd|' /C calc'!A0`,
+		`Tablet;  "@SUM(A1:A9)`,
+		`Desk,+1;" =1`,
+		"Work\u00a0;\u00a0=1",
+		`a;;=b;-c,@d`,
+		`""=1`,
+	}
+	for i, name := range hostile {
+		r := s.Do(t, "POST", "/v1/auth/login", map[string]any{"email": email, "password": apitest.Password,
+			"device_name": name}, apitest.UA(hostile[(i+1)%len(hostile)]))
+		if r.Status != http.StatusOK {
+			t.Fatalf("login with device_name %q = %d %s", name, r.Status, r.Body)
+		}
+		var tok apitest.Tokens
+		r.JSON(t, &tok)
+		// Signing out records the device name in the event's details.
+		if r := s.Do(t, "POST", "/v1/auth/logout", map[string]string{"refresh_token": tok.RefreshToken},
+			apitest.UA(name)); r.Status != http.StatusNoContent {
+			t.Fatalf("logout = %d %s", r.Status, r.Body)
+		}
+	}
+	body, _ := getCSV(t, s, admin.AccessToken, url.Values{"limit": {"100"}})
+	for _, sep := range []rune{',', ';', '\t'} {
+		rd := csv.NewReader(bytes.NewReader(body))
+		rd.Comma, rd.LazyQuotes, rd.FieldsPerRecord = sep, true, -1
+		recs, err := rd.ReadAll()
+		if err != nil {
+			t.Fatalf("parse the CSV with %q: %v", sep, err)
+		}
+		fields := 0
+		for _, rec := range recs {
+			for _, f := range rec {
+				fields++
+				if csvFormula(f) {
+					t.Errorf("opened with %q, a cell is a formula: %q", sep, f)
+				}
+			}
+		}
+		if fields < 2*len(hostile) {
+			t.Fatalf("opened with %q: only %d cells", sep, fields)
+		}
+	}
+	// The text stays readable: the names are there, each formula behind a quote.
+	if !bytes.Contains(body, []byte(`Phone;'=HYPERLINK(`)) || !bytes.Contains(body, []byte(`Laptop; '-2+3+cmd`)) {
+		t.Errorf("export does not show the names with a quote before each formula:\n%s", body)
+	}
+}
+
+// csvFormula reports whether a spreadsheet cell would start a formula: its
+// first character after spaces and double quotes is = + - @ tab or CR.
+func csvFormula(cell string) bool {
+	rest := strings.TrimLeftFunc(cell, func(r rune) bool {
+		return r == '"' || r != '\t' && r != '\r' && unicode.IsSpace(r)
+	})
+	return rest != "" && strings.ContainsRune("=+-@\t\r", rune(rest[0]))
 }
 
 // getCSV fetches a CSV export and returns its body and X-Next-Cursor trailer.
