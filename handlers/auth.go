@@ -97,7 +97,7 @@ func login(svc Services, limits loginLimits, cookies cookieConfig) gin.HandlerFu
 		if req.DeviceName != nil {
 			name, err := device.ValidateName(*req.DeviceName)
 			if err != nil {
-				return invalid("device_name must be 1 to 100 characters without control characters.")
+				return invalid("device_name must have 1 to 100 characters once control and invisible characters are removed.")
 			}
 			opts.DeviceName = name
 		}

@@ -212,10 +212,9 @@ func TestSessions_Rename(t *testing.T) {
 		}
 		bad := []any{
 			map[string]string{"device_name": long + "x"},
-			map[string]string{"device_name": "tab\x1b[31m"},
-			map[string]string{"device_name": "line\nbreak"},
-			map[string]string{"device_name": "evil\u202etxt.exe"},
 			map[string]string{"device_name": "   "},
+			map[string]string{"device_name": "\u200b\u2060\ufeff\u00ad"},
+			map[string]string{"device_name": " \x1b\u202e\t\u3164 "},
 			map[string]string{},
 			map[string]any{"device_name": 5},
 			map[string]string{"device_name": "ok", "extra": "x"},
@@ -229,11 +228,45 @@ func TestSessions_Rename(t *testing.T) {
 
 		// The same rules hold for device_name at login.
 		email, _ := s.NewUser(t, "rename-login")
-		for _, name := range []string{long + "x", "a\x00b", "a\rb"} {
+		for _, name := range []string{long + "x", "\u200b", "\u202e\u2066\r\n"} {
 			r := s.Do(t, "POST", "/v1/auth/login", map[string]string{"email": email, "password": apitest.Password, "device_name": name})
 			wantStatusCode(t, r, 400, "invalid_request")
 		}
 	})
+}
+
+// Device names are clean text: control and format characters are removed,
+// white space collapsed, on PATCH and at login; the cleaned name is what is
+// stored and shown.
+func TestSessions_DeviceNamesAreCleaned(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	email, tok := s.NewUser(t, "clean")
+	tests := []struct{ in, want string }{
+		{"tab\x1b[31m", "tab[31m"},
+		{"line\nbreak", "line break"},
+		{"evil\u202etxt.exe", "eviltxt.exe"},
+		{"Pho\u200bne  of \u2060Lena\u00ad", "Phone of Lena"},
+		{" \ufeffWork \t laptop\u3000", "Work laptop"},
+		{"Kitchen\u2028tablet", "Kitchen tablet"},
+	}
+	bearer := apitest.Bearer(tok.AccessToken)
+	for _, tt := range tests {
+		r := s.Do(t, "PATCH", "/v1/sessions/"+tok.SessionID, map[string]string{"device_name": tt.in}, bearer)
+		if r.Status != http.StatusOK {
+			t.Fatalf("PATCH device_name %q = %d %s, want 200", tt.in, r.Status, r.Body)
+		}
+		var got deviceJSON
+		r.JSON(t, &got)
+		if got.DeviceName != tt.want {
+			t.Errorf("PATCH device_name %q answered %q, want %q", tt.in, got.DeviceName, tt.want)
+		}
+		login := loginWith(t, s, email, map[string]any{"device_name": tt.in})
+		for _, d := range listSessions(t, s, login.AccessToken) {
+			if (d.ID == login.SessionID || d.ID == tok.SessionID) && d.DeviceName != tt.want {
+				t.Errorf("device_name %q stored as %q (session %s), want %q", tt.in, d.DeviceName, d.ID, tt.want)
+			}
+		}
+	}
 }
 
 func TestSessions_RevokeOne(t *testing.T) {

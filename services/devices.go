@@ -17,7 +17,7 @@ import (
 // id of another user, a revoked or expired session and a made-up id all give
 // the same CodeNotFound and change nothing (SESS-11).
 
-var errBadDeviceName = &Error{Code: CodeInvalidRequest, Detail: "device_name must be 1 to 100 characters without control characters."}
+var errBadDeviceName = &Error{Code: CodeInvalidRequest, Detail: "device_name must have 1 to 100 characters once control and invisible characters are removed."}
 
 // ListDevices returns the principal's active sessions, most recently used
 // first.
@@ -30,9 +30,9 @@ func (s *Sessions) ListDevices(ctx context.Context, p Principal) ([]models.Sessi
 }
 
 // RenameDevice sets the device name of one of the principal's active
-// sessions and returns the session. Returns CodeInvalidRequest for a name
-// that is empty, longer than 100 characters or holds control characters, and
-// CodeNotFound.
+// sessions, cleaned by device.CleanName, and returns the session. Returns
+// CodeInvalidRequest for a name that is empty once cleaned or longer than 100
+// characters, and CodeNotFound.
 func (s *Sessions) RenameDevice(ctx context.Context, p Principal, id uuid.UUID, name string) (*models.Session, error) {
 	name, err := device.ValidateName(name)
 	if err != nil {

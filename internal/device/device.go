@@ -187,6 +187,14 @@ func isCrawlerName(name string) bool {
 // client ("curl") or the device ("Android") when only one is known, and
 // "Unknown device" when nothing is known.
 func (i Info) Name() string {
+	// The parts are fixed names and ASCII product tokens today; cleaning
+	// keeps the rule that every device name is clean text whatever the
+	// parser returns.
+	c := Info{Browser: CleanName(i.Browser), OS: CleanName(i.OS), DeviceType: i.DeviceType}
+	return c.name()
+}
+
+func (i Info) name() string {
 	dev := i.OS
 	switch {
 	case i.OS == "iPadOS", i.OS == "iOS" && i.DeviceType == TypeTablet:
@@ -238,27 +246,56 @@ func CleanUserAgent(ua string) string {
 	return b.String()
 }
 
-// ValidateName checks a user-chosen device name. After trimming surrounding
-// spaces it must be 1 to 100 characters (runes) of valid UTF-8 with no control
-// characters, line or paragraph separators (U+2028, U+2029) or bidi
-// embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069). It returns
-// the trimmed name, or ErrInvalidName wrapped with the reason.
-func ValidateName(name string) (string, error) {
-	name = strings.TrimFunc(name, func(r rune) bool { return unicode.Is(unicode.Zs, r) })
-	if !utf8.ValidString(name) {
-		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidName)
+// CleanName returns name as clean device-name text: white space of any kind
+// (spaces, tabs, line breaks, U+2028, U+2029, U+0085) becomes one space per
+// run, every other control (Cc) and format (Cf) character is removed (ESC,
+// zero-width spaces and joiners U+200B–U+200D, U+2060, U+FEFF, the soft hyphen
+// U+00AD, the bidi marks, embeddings, overrides and isolates), as are the
+// other invisible default-ignorable code points (U+034F, the Hangul fillers
+// U+115F, U+1160, U+3164, U+FFA0, ...) and invalid UTF-8; the result is
+// trimmed. Line breaks become spaces rather than disappearing, so that
+// "Work\nlaptop" reads "Work laptop".
+func CleanName(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	space := false // a space is pending
+	for len(name) > 0 {
+		r, size := utf8.DecodeRuneInString(name)
+		name = name[size:]
+		switch {
+		case r == utf8.RuneError && size == 1:
+			// invalid UTF-8: dropped
+		case unicode.IsSpace(r) || r == '\u2028' || r == '\u2029':
+			space = b.Len() > 0
+		case invisible(r):
+		default:
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			b.WriteRune(r)
+		}
 	}
+	return b.String()
+}
+
+// invisible reports whether r is a control, format or other
+// default-ignorable character that CleanName removes.
+func invisible(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
+}
+
+// ValidateName checks a user-chosen device name after cleaning it with
+// CleanName: the clean name must be 1 to 100 characters (runes). It returns
+// the clean name, or ErrInvalidName wrapped with the reason.
+func ValidateName(name string) (string, error) {
+	name = CleanName(name)
 	n := utf8.RuneCountInString(name)
 	if n == 0 {
-		return "", fmt.Errorf("%w: must not be empty", ErrInvalidName)
+		return "", fmt.Errorf("%w: must have a visible character", ErrInvalidName)
 	}
 	if n > MaxNameRunes {
 		return "", fmt.Errorf("%w: must be at most %d characters, got %d", ErrInvalidName, MaxNameRunes, n)
-	}
-	for _, r := range name {
-		if isForbidden(r) {
-			return "", fmt.Errorf("%w: must not contain control or bidi formatting character %U", ErrInvalidName, r)
-		}
 	}
 	return name, nil
 }

@@ -172,20 +172,30 @@ func TestValidateName(t *testing.T) {
 		{"", "", true},
 		{"   ", "", true},
 		{"\n", "", true},
-		{"Work\n", "", true},
-		{"a\rb", "", true},
-		{"a\tb", "", true},
-		{"\x1b[31m", "", true},
-		{"red \x1b[31mlaptop", "", true},
-		{"a\u202Eb", "", true},
-		{"a\u202Ab", "", true},
-		{"a\u2066b\u2069", "", true},
-		{"a\u2028b", "", true},
-		{"a\u2029b", "", true},
-		{"a\u0085b", "", true},
-		{"a\x7fb", "", true},
-		{"a\x00b", "", true},
-		{"bad \xff utf8", "", true},
+		{"\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad", "", true},
+		{"\u202e\u2066\u061c\x1b\x00", "", true},
+		{"\u3164\u115f\u034f", "", true},
+		{"Work\n", "Work", false},
+		{"a\rb", "a b", false},
+		{"a\tb", "a b", false},
+		{"\x1b[31m", "[31m", false},
+		{"red \x1b[31mlaptop", "red [31mlaptop", false},
+		{"a\u202Eb", "ab", false},
+		{"a\u202Ab", "ab", false},
+		{"a\u2066b\u2069", "ab", false},
+		{"a\u2028b", "a b", false},
+		{"a\u2029b", "a b", false},
+		{"a\u0085b", "a b", false},
+		{"a\x7fb", "ab", false},
+		{"a\x00b", "ab", false},
+		{"bad \xff utf8", "bad utf8", false},
+		{"Pho\u200bne", "Phone", false},
+		{"Soft\u00adhyphen", "Softhyphen", false},
+		{"  Work \t\n  laptop\u3000\u00a0 2 ", "Work laptop 2", false},
+		{"Lena\u2060's \ufeffphone", "Lena's phone", false},
+		{"\u3164", "", true},
+		{strings.Repeat("a\u200b", 101), "", true},
+		{strings.Repeat("a\u200b", 100), strings.Repeat("a", 100), false},
 	}
 	for _, tt := range tests {
 		got, err := ValidateName(tt.in)
@@ -201,6 +211,26 @@ func TestValidateName(t *testing.T) {
 		}
 		if err != nil || got != tt.want {
 			t.Errorf("ValidateName(%q) = %q, %v, want %q, nil", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// Names derived from the user agent are clean text too, whatever the parser
+// returns.
+func TestInfo_NameIsClean(t *testing.T) {
+	tests := []struct {
+		info Info
+		want string
+	}{
+		{Info{Browser: "Evil\u200b  Browser", OS: "Linux\n"}, "Evil Browser on Linux"},
+		{Info{Browser: "\u202eexe", OS: ""}, "exe"},
+		{Info{Browser: "\u2060", OS: "\ufeff"}, "Unknown device"},
+		{Info{Browser: "Fire\u00adfox", OS: "\u00ad"}, "Firefox"},
+		{Info{Browser: "", OS: "\u200b"}, "Unknown device"},
+	}
+	for _, tt := range tests {
+		if got := tt.info.Name(); got != tt.want {
+			t.Errorf("%+v.Name() = %q, want %q", tt.info, got, tt.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -20,6 +21,9 @@ func FuzzParse(f *testing.F) {
 		info := Parse(ua)
 		if info.Name() == "" {
 			t.Errorf("Parse(%q).Name() is empty; Info %+v", ua, info)
+		}
+		if name := info.Name(); !isCleanText(name) {
+			t.Errorf("Parse(%q).Name() = %q, not clean text", ua, name)
 		}
 		switch info.DeviceType {
 		case TypeDesktop, TypeMobile, TypeTablet, TypeBot, TypeUnknown:
@@ -44,6 +48,46 @@ func FuzzParse(f *testing.F) {
 		}
 		if again := CleanUserAgent(clean); again != clean {
 			t.Errorf("CleanUserAgent(%q) = %q, not idempotent: %q", clean, again, clean)
+		}
+	})
+}
+
+// isCleanText reports whether s is what CleanName returns: valid UTF-8, no
+// control, format or other invisible character, no white space but single
+// ASCII spaces between words.
+func isCleanText(s string) bool {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, invisible) || strings.TrimSpace(s) != s || strings.Contains(s, "  ") {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool { return r != ' ' && (unicode.IsSpace(r) || r == '\u2028' || r == '\u2029') })
+}
+
+// FuzzValidateName: a device name is refused or comes back as clean text of
+// 1 to 100 characters, and cleaning it again changes nothing.
+func FuzzValidateName(f *testing.F) {
+	for _, s := range []string{
+		"Work laptop", "  Kitchen\ttablet \n", "Pho\u200bne", "\u202eexe.txt", "\u200b\u2060\ufeff\u00ad",
+		"\u3164", "a\u2028b", "bad \xff utf8", "\x1b[31mred", strings.Repeat("é\u200b", 101), "Lena's iPhone 📱",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		clean := CleanName(in)
+		if !isCleanText(clean) {
+			t.Fatalf("CleanName(%q) = %q, not clean text", in, clean)
+		}
+		if again := CleanName(clean); again != clean {
+			t.Fatalf("CleanName(%q) = %q, but CleanName of that is %q", in, clean, again)
+		}
+		got, err := ValidateName(in)
+		if err != nil {
+			if n := utf8.RuneCountInString(clean); n != 0 && n <= MaxNameRunes {
+				t.Fatalf("ValidateName(%q) = %v, but its clean form %q has %d characters", in, err, clean, n)
+			}
+			return
+		}
+		if got != clean || got == "" || utf8.RuneCountInString(got) > MaxNameRunes {
+			t.Fatalf("ValidateName(%q) = %q, want the clean %q of 1 to %d characters", in, got, clean, MaxNameRunes)
 		}
 	})
 }
