@@ -1,17 +1,22 @@
 package handlers_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authd/authd/internal/apitest"
 	"github.com/authd/authd/internal/testdb"
+	"github.com/authd/authd/migrations"
+	"github.com/authd/authd/models"
 )
 
 func register(t *testing.T, s *apitest.Server, email, pw string) *apitest.Response {
@@ -312,5 +317,174 @@ func TestLogin_NewSessionEachTime(t *testing.T) {
 	b := s.Login(t, email, apitest.Password)
 	if a.SessionID == b.SessionID || a.RefreshToken == b.RefreshToken {
 		t.Fatal("two logins share a session or a token")
+	}
+}
+
+// One person, one email: every spelling of one address (case, width, NFKC,
+// the Unicode or ASCII form of an IDN domain) registers, signs in and is
+// found as one account, on both databases; addresses that would look like
+// another are refused at registration with the reason, and at login answer
+// exactly like a wrong password.
+func TestRegister_OnePersonOneEmail(t *testing.T) {
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
+		r := register(t, s, "Jürgen@Bücher.example", apitest.Password)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("register = %d %s", r.Status, r.Body)
+		}
+		var out struct {
+			User struct{ ID, Email string } `json:"user"`
+		}
+		r.JSON(t, &out)
+		if out.User.Email != "jürgen@xn--bcher-kva.example" {
+			t.Fatalf("stored email = %q, want %q", out.User.Email, "jürgen@xn--bcher-kva.example")
+		}
+		spellings := []string{
+			"jürgen@xn--bcher-kva.example",
+			"JÜRGEN@XN--BCHER-KVA.EXAMPLE",
+			"ju\u0308rgen@bu\u0308cher.example", // decomposed ü
+			"ｊüｒｇｅｎ@ｂüｃｈｅｒ．ｅｘａｍｐｌｅ",             // full-width
+			" jürgen@bücher.example\t",
+		}
+		for _, e := range spellings {
+			if r := register(t, s, e, apitest.Password); r.Status != http.StatusConflict || r.Code() != "email_taken" {
+				t.Errorf("register(%q) = %d %s, want 409 email_taken", e, r.Status, r.Body)
+			}
+			if r := login(t, s, e, apitest.Password); r.Status != http.StatusOK {
+				t.Errorf("login(%q) = %d %s, want 200", e, r.Status, r.Body)
+			}
+		}
+		if r := register(t, s, "Straße@example.com", apitest.Password); r.Status != http.StatusCreated {
+			t.Fatalf("register Straße = %d %s", r.Status, r.Body)
+		}
+		if r := register(t, s, "STRASSE@example.com", apitest.Password); r.Code() != "email_taken" {
+			t.Errorf("register STRASSE after Straße = %d %s, want email_taken", r.Status, r.Body)
+		}
+		if n := testdb.Count(t, s.App.DB(), "SELECT count(*) FROM users WHERE email IN (?, ?)", "jürgen@xn--bcher-kva.example", "strasse@example.com"); n != 2 {
+			t.Errorf("%d accounts for the two people, want 2", n)
+		}
+
+		// The admin search finds the account by either spelling of the domain.
+		_, admin := newAdmin(t, s)
+		for _, q := range []string{"@bücher.example", "@XN--BCHER", "Jürgen@Bücher.example", "JÜRGEN"} {
+			r := s.Do(t, "GET", "/v1/admin/users?email="+url.QueryEscape(q), nil, apitest.Bearer(admin.AccessToken))
+			var page struct {
+				Users []struct{ ID string } `json:"users"`
+			}
+			r.JSON(t, &page)
+			if r.Status != http.StatusOK || len(page.Users) != 1 || page.Users[0].ID != out.User.ID {
+				t.Errorf("GET /v1/admin/users?email=%s = %d %s, want the one account", q, r.Status, r.Body)
+			}
+		}
+	})
+}
+
+func TestRegister_RefusedEmails(t *testing.T) {
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	s.Register(t, "paypal@example.com", apitest.Password)
+	tests := []struct{ email, reason string }{
+		{"pay\u200bpal@example.com", "U+200B"},
+		{"paypal\u200d@example.com", "U+200D"},
+		{"\ufeffpaypal@example.com", "U+FEFF"},
+		{"pay\u00adpal@example.com", "U+00AD"},
+		{"paypal\u2060@example.com", "U+2060"},
+		{"paypal\u202e@example.com", "U+202E"},
+		{"p\u0430yp\u0430l@example.com", "mixes Latin"},
+		{"p\u03b1ypal@example.com", "mixes Latin"},
+		{"paypal@localhost", "dot"},
+		{"paypal@[192.0.2.1]", "IP address"},
+		{"paypal@192.0.2.1", "IP address"},
+		{"paypal@exa_mple.com", "IDNA 2008"},
+		{"paypal@xn--zz.example", "IDNA 2008"},
+	}
+	for _, tt := range tests {
+		r := register(t, s, tt.email, apitest.Password)
+		if r.Status != http.StatusBadRequest || r.Code() != "invalid_request" {
+			t.Errorf("register(%q) = %d %s, want 400 invalid_request", tt.email, r.Status, r.Body)
+			continue
+		}
+		var p struct{ Detail string }
+		r.JSON(t, &p)
+		if !strings.Contains(p.Detail, tt.reason) {
+			t.Errorf("register(%q) detail %q, want it to say %q", tt.email, p.Detail, tt.reason)
+		}
+	}
+	// At login a refused address is a wrong password: same status, body and
+	// bcrypt work as an unknown email, so the rules tell nothing.
+	unknown := login(t, s, "nobody@example.com", apitest.Password)
+	for _, tt := range tests {
+		runs := s.App.Hasher().Runs.Load()
+		r := login(t, s, tt.email, apitest.Password)
+		if r.Status != unknown.Status || string(r.Body) != string(unknown.Body) {
+			t.Errorf("login(%q) = %d %s, want %d %s as for an unknown email", tt.email, r.Status, r.Body, unknown.Status, unknown.Body)
+		}
+		if n := s.App.Hasher().Runs.Load() - runs; n != 1 {
+			t.Errorf("login(%q) ran bcrypt %d times, want 1 (the dummy hash)", tt.email, n)
+		}
+	}
+}
+
+// Accounts registered before emails were normalised (stored trimmed and
+// lower-cased as typed) are rewritten by migration 00006 where that is safe,
+// and every one of them can still sign in, on both databases.
+func TestRegister_EmailsStoredBefore(t *testing.T) {
+	for _, dialect := range []string{"postgres", "sqlite"} {
+		t.Run(dialect, func(t *testing.T) {
+			opts := apitest.Options{Dialect: dialect}
+			mo := models.Options{}
+			if dialect == "sqlite" {
+				opts.SQLitePath = testdb.SQLitePath(t)
+				mo.SQLitePath = opts.SQLitePath
+			} else {
+				opts.DatabaseURL = testdb.PostgresURL(t)
+				mo.URL = opts.DatabaseURL
+			}
+			// The schema just before 00006, with rows as the old code stored them.
+			db, err := models.Open(mo)
+			testdb.Must(t, err)
+			ctx := context.Background()
+			p, err := migrations.Provider(db.Dialect, db.SQL())
+			testdb.Must(t, err)
+			_, err = p.UpTo(ctx, 5)
+			testdb.Must(t, err)
+			hash, err := bcrypt.GenerateFromPassword([]byte(apitest.Password), 4)
+			testdb.Must(t, err)
+			old := []string{
+				"bob@xn--caf-dma.example",  // ASCII: already in the new form
+				"jürgen@bücher.example",    // Unicode domain: rewritten
+				"ａｌｉｃｅ@example.com",        // full-width: rewritten
+				"bob@café.example",         // a second spelling of the first: kept
+				"pay\u200bpal@example.com", // refused by the new rules: kept
+				"carol@example.com",        // unchanged
+				"straße@example.com",       // rewritten to strasse
+			}
+			base := time.Now().UTC().Add(-time.Hour)
+			for i, e := range old {
+				testdb.Must(t, db.Exec(`INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, 'user', ?, ?)`,
+					uuid.Must(uuid.NewV7()).String(), e, string(hash), base.Add(time.Duration(i)*time.Second), base).Error)
+			}
+			testdb.Must(t, db.Close())
+
+			s := apitest.New(t, opts) // migrates to the latest version
+			var stored []string
+			testdb.Must(t, s.App.DB().Raw(`SELECT email FROM users ORDER BY created_at`).Scan(&stored).Error)
+			want := []string{"bob@xn--caf-dma.example", "jürgen@xn--bcher-kva.example", "alice@example.com",
+				"bob@café.example", "pay\u200bpal@example.com", "carol@example.com", "strasse@example.com"}
+			if strings.Join(stored, " ") != strings.Join(want, " ") {
+				t.Fatalf("stored emails after 00006 = %q, want %q", stored, want)
+			}
+			for _, e := range []string{"jürgen@bücher.example", "JÜRGEN@xn--bcher-kva.example", "ALICE@example.com",
+				"ａｌｉｃｅ@example.com", "Bob@Café.example", "bob@xn--caf-dma.example", "pay\u200bpal@example.com",
+				"carol@example.com", "Straße@example.com"} {
+				if r := login(t, s, e, apitest.Password); r.Status != http.StatusOK {
+					t.Errorf("login(%q) after 00006 = %d %s, want 200", e, r.Status, r.Body)
+				}
+			}
+			// Neither spelling of a kept row can make a new account.
+			for _, e := range []string{"bob@café.example", "jürgen@bücher.example"} {
+				if r := register(t, s, e, apitest.Password); r.Code() != "email_taken" {
+					t.Errorf("register(%q) after 00006 = %d %s, want email_taken", e, r.Status, r.Body)
+				}
+			}
+		})
 	}
 }

@@ -52,6 +52,7 @@ func Provider(dialect Dialect, db *sql.DB) (*goose.Provider, error) {
 	default:
 		return nil, fmt.Errorf("unknown dialect %q", dialect)
 	}
+	opts = append(opts, goose.WithGoMigrations(emailForms(dialect)))
 	return goose.NewProvider(gd, db, sub, opts...)
 }
 

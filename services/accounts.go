@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
+	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/authd/authd/internal/emailaddr"
 	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/models"
 )
@@ -41,25 +41,47 @@ func NewAccounts(db *gorm.DB, cfg AccountConfig, hasher *Hasher, events *Events,
 		events: events, ses: ses, now: now}
 }
 
-// maxEmailLength is the longest address SMTP can carry (RFC 5321 §4.5.3.1.3).
-const maxEmailLength = 254
-
-// NormalizeEmail trims and lower-cases an email address and checks that it
-// is a plain address. Returns CodeInvalidRequest otherwise.
+// NormalizeEmail returns the one form in which an email address is stored
+// and compared (see internal/emailaddr: PRECIS case folding and NFKC before
+// the @, the IDNA 2008 ASCII form after it), so that two spellings of one
+// address are one account. Returns CodeInvalidRequest, with the reason, for
+// an address that is refused: control, format or invisible characters, a
+// local part mixing Latin with Cyrillic or Greek, a domain without a dot, an
+// IP-literal domain, a label IDNA 2008 refuses.
 func NormalizeEmail(s string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(s))
-	if e == "" || len(e) > maxEmailLength || !utf8.ValidString(e) {
-		return "", Errorf(CodeInvalidRequest, "Enter a valid email address of at most %d characters.", maxEmailLength)
+	e, err := emailaddr.Normalize(s)
+	var bad *emailaddr.Error
+	if errors.As(err, &bad) {
+		return "", Errorf(CodeInvalidRequest, "%s", bad.Reason)
 	}
-	addr, err := mail.ParseAddress(e)
-	if err != nil || addr.Address != e || addr.Name != "" {
-		return "", Errorf(CodeInvalidRequest, "Enter a valid email address.")
+	return e, err
+}
+
+// findByEmail returns the account of an email as typed, or nil. It looks up
+// the normalised form and, when that finds nothing, the form that was stored
+// before normalisation (trimmed and lower-cased), for the accounts that
+// migration 00006 left as they were (an address the rules now refuse, or a
+// second spelling of an address that already had an account). A refused
+// address is looked up only in that old form, so it answers like any
+// unknown email.
+func (a *Accounts) findByEmail(ctx context.Context, raw string) (*models.User, error) {
+	var keys []string
+	if email, err := NormalizeEmail(raw); err == nil {
+		keys = append(keys, email)
 	}
-	local, domain, ok := strings.Cut(e, "@")
-	if !ok || local == "" || domain == "" || strings.ContainsAny(e, " \t\r\n<>\"") {
-		return "", Errorf(CodeInvalidRequest, "Enter a valid email address.")
+	if legacy := emailaddr.Legacy(raw); legacy != "" && len(legacy) <= emailaddr.MaxLength && !slices.Contains(keys, legacy) {
+		keys = append(keys, legacy)
 	}
-	return e, nil
+	for _, e := range keys {
+		u, err := models.FindUserByEmail(ctx, a.db, e)
+		switch {
+		case err == nil:
+			return u, nil
+		case !errors.Is(err, models.ErrNotFound):
+			return nil, fmt.Errorf("find user: %w", err)
+		}
+	}
+	return nil, nil
 }
 
 // CheckPassword applies the password policy. Returns CodePasswordTooLong
@@ -162,16 +184,13 @@ var errInvalidCredentials = &Error{Code: CodeInvalidCredentials, Detail: "The em
 // hashing slot frees up in time.
 func (a *Accounts) Authenticate(ctx context.Context, rawEmail, pw string, meta Meta) (_ *models.User, err error) {
 	defer func() { countLogin(err) }()
-	email, emailErr := NormalizeEmail(rawEmail)
-	var u *models.User
-	if emailErr == nil {
-		found, err := models.FindUserByEmail(ctx, a.db, email)
-		switch {
-		case err == nil:
-			u = found
-		case !errors.Is(err, models.ErrNotFound):
-			return nil, fmt.Errorf("find user: %w", err)
-		}
+	// An address the rules refuse finds no account (unless one was stored
+	// in that form before the rules), and is answered like a wrong
+	// password after the same dummy comparison: never as invalid_request,
+	// which would tell the rules apart from the accounts.
+	u, err := a.findByEmail(ctx, rawEmail)
+	if err != nil {
+		return nil, err
 	}
 	hash := ""
 	if u != nil {

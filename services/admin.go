@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/authd/authd/internal/emailaddr"
 	"github.com/authd/authd/models"
 )
 
@@ -61,8 +62,8 @@ type UserPage struct {
 }
 
 // Users lists accounts ordered by email, optionally those whose email
-// contains emailContains (case-insensitively: emails are stored in lower
-// case). cursor is the NextCursor of the previous page. Returns
+// contains emailContains, compared in the stored form (emailaddr.SearchKey:
+// case-folded, NFKC, a domain after an @ in its ASCII form). cursor is the NextCursor of the previous page. Returns
 // CodeInvalidRequest for a bad limit or cursor.
 func (a *Admin) Users(ctx context.Context, emailContains, cursor string, limit int) (UserPage, error) {
 	n, err := pageSize(limit)
@@ -77,7 +78,7 @@ func (a *Admin) Users(ctx context.Context, emailContains, cursor string, limit i
 		}
 		after = strings.TrimPrefix(string(b), userCursorPrefix)
 	}
-	users, err := models.ListUsers(ctx, a.db, strings.ToLower(strings.TrimSpace(emailContains)), after, n+1)
+	users, err := models.ListUsers(ctx, a.db, emailaddr.SearchKey(emailContains), after, n+1)
 	if err != nil {
 		return UserPage{}, err
 	}

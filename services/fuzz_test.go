@@ -4,12 +4,17 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"github.com/authd/authd/internal/emailaddr"
 )
 
 // FuzzParseRefreshToken: whatever a client sends as a refresh token, the
@@ -106,6 +111,49 @@ func FuzzTokens_Verify(f *testing.F) {
 		// key, so anything accepted must carry the identity we issued.
 		if got.UserID != p.UserID || got.SessionID != p.SessionID || got.Role != p.Role {
 			t.Fatalf("Verify(%q) = %+v, want only the issued principal %+v", raw, got, p)
+		}
+	})
+}
+
+// FuzzNormalizeEmail: an email is refused with invalid_request and a reason,
+// or normalised to a form that normalises to itself (one spelling, one
+// account), has no forbidden character, fits SMTP's 254 bytes, and has an
+// ASCII domain with a dot.
+func FuzzNormalizeEmail(f *testing.F) {
+	for _, s := range []string{
+		"bob@example.com", " Bob@Example.COM ", "bob@bücher.example", "bob@xn--bcher-kva.example",
+		"ｂｏｂ@ｅｘａｍｐｌｅ.com", "Straße@example.com", "ℌello@example.com", "bo\u200bb@example.com",
+		"p\u0430ypal@example.com", "bob@localhost", "bob@[192.0.2.1]", "bob@192.0.2.1", "bob@exa_mple.com",
+		"Иван@пример.рф", "a@b@c", "bob@example.com.", "\ufeff", strings.Repeat("a", 300) + "@example.com",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := NormalizeEmail(s)
+		if err != nil {
+			var se *Error
+			if !errors.As(err, &se) || se.Code != CodeInvalidRequest || se.Detail == "" {
+				t.Fatalf("NormalizeEmail(%q) = %v, want invalid_request with a reason", s, err)
+			}
+			return
+		}
+		if again, err := NormalizeEmail(e); again != e || err != nil {
+			t.Fatalf("NormalizeEmail(%q) = %q, but NormalizeEmail(%q) = %q, %v", s, e, e, again, err)
+		}
+		if len(e) > emailaddr.MaxLength || !utf8.ValidString(e) {
+			t.Fatalf("NormalizeEmail(%q) = %q: %d bytes, valid UTF-8 %v", s, e, len(e), utf8.ValidString(e))
+		}
+		if i := strings.IndexFunc(e, func(r rune) bool { return emailaddr.Forbidden(r) || unicode.IsSpace(r) }); i >= 0 {
+			t.Fatalf("NormalizeEmail(%q) = %q has a forbidden character at %d", s, e, i)
+		}
+		local, domain, ok := strings.Cut(e, "@")
+		if !ok || local == "" || strings.Contains(domain, "@") || !strings.Contains(domain, ".") {
+			t.Fatalf("NormalizeEmail(%q) = %q, want one @, a local part and a domain with a dot", s, e)
+		}
+		for i := 0; i < len(domain); i++ {
+			if c := domain[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+				t.Fatalf("NormalizeEmail(%q) = %q, want the domain in lower-case ASCII", s, e)
+			}
 		}
 	})
 }

@@ -159,6 +159,20 @@ func TestRun_CLIAndEdDSA(t *testing.T) {
 	if err := runCmd("", "user", "create", "--email", "x@example.com"); err == nil {
 		t.Fatal("user create without --password-stdin succeeded")
 	}
+	// user create normalises emails as registration does: one spelling of an
+	// IDN domain taken, the other is taken too; a refused one says why.
+	if err := runCmd("correct horse battery staple 42\n", "user", "create", "--email", "Ops@Bücher.example", "--password-stdin"); err != nil {
+		t.Fatalf("user create with an IDN domain: %v", err)
+	}
+	if !strings.Contains(out.String(), "created user ops@xn--bcher-kva.example") {
+		t.Fatalf("user create printed %q, want the normalised email", out.String())
+	}
+	if err := runCmd("correct horse battery staple 42\n", "user", "create", "--email", "OPS@xn--bcher-kva.example", "--password-stdin"); err == nil {
+		t.Fatal("user create with the ASCII spelling of a taken email succeeded")
+	}
+	if err := runCmd("correct horse battery staple 42\n", "user", "create", "--email", "o\u200bps@example.com", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "U+200B") {
+		t.Fatalf("user create with a zero-width space = %v, want the reason", err)
+	}
 
 	var keys testutil.SyncBuffer
 	if err := run(ctx, []string{"authd", "keys", "generate"}, env, strings.NewReader(""), &keys, &keys); err != nil {
