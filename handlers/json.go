@@ -4,7 +4,6 @@
 package handlers
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -78,68 +77,99 @@ func decode[T validator](c *gin.Context, allowEmpty bool) (T, error) {
 // escape (both silently become U+FFFD, which would change a password), and
 // a key repeated in one object, at any depth, also when the repetitions
 // differ only in case (encoding/json matches keys case-insensitively and
-// keeps the last one, so two readers of the body could disagree). It is one
-// token pass over the first value; malformed JSON is left to the decoder
-// that follows, which reports it in the same words.
+// keeps the last one, so two readers of the body could disagree).
+//
+// It is one pass over the bytes that tracks only strings, braces, brackets
+// and commas (several times cheaper than json.Decoder.Token, which builds a
+// value per token); a key is unescaped only when it has a backslash. It
+// trusts the syntax to the strict decode that follows: on malformed JSON it
+// may answer either way, and the decoder then reports the malformed body.
 func unambiguous(data []byte) error {
 	if !utf8.Valid(data) {
 		return errNotUTF8
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	// keys[i] holds the folded keys seen in the i-th open object, nil for
-	// an open array.
-	var keys []map[string]struct{}
-	expectKey := false
-	for {
-		start := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // malformed: the decoder answers it
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{':
-				keys = append(keys, map[string]struct{}{})
-				expectKey = true
-			case '[':
-				keys = append(keys, nil)
-				expectKey = false
-			default:
-				keys = keys[:len(keys)-1]
-				expectKey = len(keys) > 0 && keys[len(keys)-1] != nil
+	type frame struct {
+		object    bool
+		expectKey bool
+		keys      map[string]struct{}
+	}
+	var stack []frame
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			end, escaped := stringEnd(data, i+1)
+			if end < 0 {
+				return nil // cut short: the decoder answers it
 			}
-			if len(keys) == 0 {
-				return nil
-			}
-			continue
-		case string:
-			if strings.ContainsRune(t, utf8.RuneError) && loneSurrogate(data[start:dec.InputOffset()]) {
+			raw := data[i+1 : end]
+			i = end
+			if escaped && loneSurrogate(raw) {
 				return errNotUTF8
 			}
-			if expectKey {
-				k := foldKey(t)
-				if _, dup := keys[len(keys)-1][k]; dup {
-					return invalid("The request body has the key %q more than once (keys are matched without regard to case).", t)
-				}
-				keys[len(keys)-1][k] = struct{}{}
-				expectKey = false
+			if len(stack) == 0 {
 				continue
 			}
+			top := &stack[len(stack)-1]
+			if !top.object || !top.expectKey {
+				continue
+			}
+			top.expectKey = false
+			key := string(raw)
+			if escaped {
+				if err := json.Unmarshal(data[i-len(raw)-1:i+1], &key); err != nil {
+					return nil // malformed: the decoder answers it
+				}
+			}
+			k := foldKey(key)
+			if _, dup := top.keys[k]; dup {
+				return invalid("The request body has the key %q more than once (keys are matched without regard to case).", key)
+			}
+			if top.keys == nil {
+				top.keys = make(map[string]struct{}, 8)
+			}
+			top.keys[k] = struct{}{}
+		case '{':
+			stack = append(stack, frame{object: true, expectKey: true})
+		case '[':
+			stack = append(stack, frame{})
+		case '}', ']':
+			if len(stack) == 0 {
+				return nil
+			}
+			if stack = stack[:len(stack)-1]; len(stack) == 0 {
+				return nil // the first value is complete
+			}
+		case ',':
+			if len(stack) > 0 && stack[len(stack)-1].object {
+				stack[len(stack)-1].expectKey = true
+			}
 		}
-		if len(keys) == 0 {
-			return nil // a scalar at the top: the decoder refuses it
-		}
-		// A value ends; in an object the next token is a key.
-		expectKey = keys[len(keys)-1] != nil
 	}
+	return nil
+}
+
+// stringEnd returns the index of the quote that ends the JSON string whose
+// text starts at data[i], and whether the string has a backslash escape; -1
+// if it does not end.
+func stringEnd(data []byte, i int) (int, bool) {
+	escaped := false
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			return i, escaped
+		case '\\':
+			escaped = true
+			i++
+		}
+	}
+	return -1, escaped
 }
 
 var errNotUTF8 = services.Errorf(services.CodeInvalidRequest, "The request body is not valid UTF-8 (or escapes half of a UTF-16 surrogate pair); nothing was changed.")
 
-// loneSurrogate reports whether raw, the text of one JSON string token
-// (possibly with the separators before it), escapes a UTF-16 surrogate
-// that is not part of a pair, which encoding/json turns into U+FFFD.
+// loneSurrogate reports whether raw, the text of one JSON string, escapes a
+// UTF-16 surrogate that is not part of a pair, which encoding/json turns
+// into U+FFFD.
 func loneSurrogate(raw []byte) bool {
 	for i := 0; i < len(raw); i++ {
 		if raw[i] != '\\' {

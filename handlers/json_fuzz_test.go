@@ -165,3 +165,83 @@ func TestUnambiguous(t *testing.T) {
 		})
 	}
 }
+
+// FuzzUnambiguous checks the byte scanner against a plain
+// json.Decoder.Token walk on every valid JSON body: both find the same
+// duplicate keys (strings.EqualFold, at any depth) and lone surrogates.
+func FuzzUnambiguous(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"A":2}`, `{"a":{"b":[{"c":1,"C":2}]}}`, `[{"a":1},{"a":1}]`, `{"a\"b":1,"A\"B":2}`,
+		`{"\u0061":1,"a":2}`, `{"s":1,"\u017f":2}`, `{"k":"\ud800"}`, `{"k":"\\ud800"}`, `{"x":"\ud83d\ude00"}`,
+		`{"":1,"":2}`, `"\udc00"`, `{"a":[1,2,{"b":"}"}],"b":"{"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !json.Valid(body) {
+			_ = unambiguous(body) // must not panic
+			return
+		}
+		got, want := unambiguous(body) == nil, tokenWalkOK(body)
+		if got != want {
+			t.Fatalf("unambiguous(%q) ok = %v, the token walk says %v", body, got, want)
+		}
+	})
+}
+
+// tokenWalkOK is the reference: every object's keys compared pairwise with
+// strings.EqualFold, and every string token that came out with U+FFFD
+// checked for a lone surrogate in its text.
+func tokenWalkOK(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		keys   []string
+		key    bool
+	}
+	var stack []*frame
+	for {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return true
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				stack = append(stack, &frame{object: true, key: true})
+			case '[':
+				stack = append(stack, &frame{})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].object {
+					stack[len(stack)-1].key = true
+				}
+			}
+			continue
+		case string:
+			raw := body[start:dec.InputOffset()]
+			if strings.ContainsRune(v, utf8.RuneError) && !utf8.Valid(raw) || strings.ContainsRune(v, utf8.RuneError) && loneSurrogate(raw) {
+				return false
+			}
+			if top != nil && top.object && top.key {
+				for _, k := range top.keys {
+					if strings.EqualFold(k, v) {
+						return false
+					}
+				}
+				top.keys = append(top.keys, v)
+				top.key = false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.key = true
+		}
+	}
+}
