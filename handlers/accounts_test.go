@@ -457,10 +457,21 @@ func TestRegister_EmailsStoredBefore(t *testing.T) {
 				"carol@example.com",        // unchanged
 				"straße@example.com",       // rewritten to strasse
 			}
+			// The second spelling of bob is another person's account with
+			// another password: each must keep finding their own.
+			const otherPassword = "another horse battery staple 7"
+			otherHash, err := bcrypt.GenerateFromPassword([]byte(otherPassword), 4)
+			testdb.Must(t, err)
 			base := time.Now().UTC().Add(-time.Hour)
+			ids := map[string]string{}
 			for i, e := range old {
+				h := hash
+				if e == "bob@café.example" {
+					h = otherHash
+				}
+				ids[e] = uuid.Must(uuid.NewV7()).String()
 				testdb.Must(t, db.Exec(`INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, 'user', ?, ?)`,
-					uuid.Must(uuid.NewV7()).String(), e, string(hash), base.Add(time.Duration(i)*time.Second), base).Error)
+					ids[e], e, string(h), base.Add(time.Duration(i)*time.Second), base).Error)
 			}
 			testdb.Must(t, db.Close())
 
@@ -472,11 +483,28 @@ func TestRegister_EmailsStoredBefore(t *testing.T) {
 			if strings.Join(stored, " ") != strings.Join(want, " ") {
 				t.Fatalf("stored emails after 00006 = %q, want %q", stored, want)
 			}
-			for _, e := range []string{"jürgen@bücher.example", "JÜRGEN@xn--bcher-kva.example", "ALICE@example.com",
-				"ａｌｉｃｅ@example.com", "Bob@Café.example", "bob@xn--caf-dma.example", "pay\u200bpal@example.com",
-				"carol@example.com", "Straße@example.com"} {
-				if r := login(t, s, e, apitest.Password); r.Status != http.StatusOK {
-					t.Errorf("login(%q) after 00006 = %d %s, want 200", e, r.Status, r.Body)
+			for _, tt := range []struct{ email, password, owner string }{
+				{"jürgen@bücher.example", apitest.Password, "jürgen@bücher.example"},
+				{"JÜRGEN@xn--bcher-kva.example", apitest.Password, "jürgen@bücher.example"},
+				{"ALICE@example.com", apitest.Password, "ａｌｉｃｅ@example.com"},
+				{"ａｌｉｃｅ@example.com", apitest.Password, "ａｌｉｃｅ@example.com"},
+				{"bob@xn--caf-dma.example", apitest.Password, "bob@xn--caf-dma.example"},
+				{"Bob@Café.example", otherPassword, "bob@café.example"},
+				{"bob@café.example", otherPassword, "bob@café.example"},
+				{"pay\u200bpal@example.com", apitest.Password, "pay\u200bpal@example.com"},
+				{"carol@example.com", apitest.Password, "carol@example.com"},
+				{"Straße@example.com", apitest.Password, "straße@example.com"},
+				{"STRASSE@example.com", apitest.Password, "straße@example.com"},
+			} {
+				r := login(t, s, tt.email, tt.password)
+				if r.Status != http.StatusOK {
+					t.Errorf("login(%q) after 00006 = %d %s, want 200", tt.email, r.Status, r.Body)
+					continue
+				}
+				var tok apitest.Tokens
+				r.JSON(t, &tok)
+				if tok.User.ID != ids[tt.owner] {
+					t.Errorf("login(%q) signed in %s (%s), want the account registered as %q", tt.email, tok.User.ID, tok.User.Email, tt.owner)
 				}
 			}
 			// Neither spelling of a kept row can make a new account.

@@ -57,20 +57,23 @@ func NormalizeEmail(s string) (string, error) {
 	return e, err
 }
 
-// findByEmail returns the account of an email as typed, or nil. It looks up
-// the normalised form and, when that finds nothing, the form that was stored
-// before normalisation (trimmed and lower-cased), for the accounts that
-// migration 00006 left as they were (an address the rules now refuse, or a
-// second spelling of an address that already had an account). A refused
-// address is looked up only in that old form, so it answers like any
-// unknown email.
+// findByEmail returns the account of an email as typed, or nil. It looks
+// up first the form in which emails were stored before normalisation
+// (trimmed and lower-cased), then the normalised form. The old form comes
+// first so that every spelling that found an account before still finds the
+// same one: after migration 00006 the only rows in an old form are those it
+// left as they were (an address the rules now refuse, or a second spelling
+// of an address that already had an account in the new form), and their
+// owners sign in with the spelling they registered. Every other row is in
+// the normalised form, where both look-ups agree. A refused address is
+// looked up only in the old form, so it answers like any unknown email.
 func (a *Accounts) findByEmail(ctx context.Context, raw string) (*models.User, error) {
 	var keys []string
-	if email, err := NormalizeEmail(raw); err == nil {
-		keys = append(keys, email)
-	}
-	if legacy := emailaddr.Legacy(raw); legacy != "" && len(legacy) <= emailaddr.MaxLength && !slices.Contains(keys, legacy) {
+	if legacy := emailaddr.Legacy(raw); legacy != "" && len(legacy) <= emailaddr.MaxLength {
 		keys = append(keys, legacy)
+	}
+	if email, err := NormalizeEmail(raw); err == nil && !slices.Contains(keys, email) {
+		keys = append(keys, email)
 	}
 	for _, e := range keys {
 		u, err := models.FindUserByEmail(ctx, a.db, e)
