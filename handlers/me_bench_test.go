@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/handlers"
+	"github.com/authd/authd/internal/platform/memfeed"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/middleware"
 	"github.com/authd/authd/models"
@@ -38,7 +39,7 @@ func meEngine(b *testing.B, db *models.DB, set *services.Revocations) (*gin.Engi
 	}
 	events := services.NewEvents(clock)
 	ses := services.NewSessions(db.DB, services.NewRotationStore(db, false), services.SessionConfig{RefreshTTL: time.Hour, MaxAge: time.Hour, MaxSessions: 20},
-		tokens, events, set, make([]byte, 32), clock)
+		tokens, events, set, memfeed.New(), make([]byte, 32), clock)
 	acc := services.NewAccounts(db.DB, services.AccountConfig{MinPasswordLength: 12}, hasher, events, ses, clock)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()

@@ -324,8 +324,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, p Principal, current, nex
 		return err
 	}
 	now := a.now()
-	var revoked []uuid.UUID
-	err = a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = a.ses.transaction(ctx, func(tx *gorm.DB) error {
 		if err := models.UpdatePasswordHash(ctx, tx, u.ID, newHash, now); err != nil {
 			return err
 		}
@@ -333,12 +332,11 @@ func (a *Accounts) ChangePassword(ctx context.Context, p Principal, current, nex
 			SessionID: &p.SessionID, ActorUserID: &u.ID, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent}); err != nil {
 			return err
 		}
-		revoked, err = a.ses.revokeUserSessions(ctx, tx, u.ID, &p.SessionID, models.ReasonPasswordChanged, &u.ID, meta, now)
+		_, err := a.ses.revokeUserSessions(ctx, tx, u.ID, &p.SessionID, models.ReasonPasswordChanged, &u.ID, meta, now)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	a.ses.published(revoked, now)
 	return nil
 }

@@ -131,7 +131,7 @@ func (a *Admin) RevokeUserSessions(ctx context.Context, admin Principal, userID 
 	now := a.now()
 	actor := admin.UserID
 	var revoked []uuid.UUID
-	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := a.ses.transaction(ctx, func(tx *gorm.DB) error {
 		var err error
 		revoked, err = a.ses.revokeUserSessions(ctx, tx, userID, nil, models.ReasonAdminRevoked, &actor, meta, now)
 		if err != nil {
@@ -145,7 +145,6 @@ func (a *Admin) RevokeUserSessions(ctx context.Context, admin Principal, userID 
 	if err != nil {
 		return 0, fmt.Errorf("admin revoke sessions of %s: %w", userID, err)
 	}
-	a.ses.published(revoked, now)
 	return len(revoked), nil
 }
 

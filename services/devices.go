@@ -68,7 +68,7 @@ func (s *Sessions) RevokeDevice(ctx context.Context, p Principal, id uuid.UUID, 
 	}
 	now := s.now()
 	var ok bool
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		if _, err := models.FindUserSession(ctx, tx, p.UserID, id, now); err != nil {
 			return err
 		}
@@ -87,7 +87,6 @@ func (s *Sessions) RevokeDevice(ctx context.Context, p Principal, id uuid.UUID, 
 		// it is gone all the same, and only active sessions are visible.
 		return errSessionMissing
 	}
-	s.published([]uuid.UUID{id}, now)
 	return nil
 }
 
@@ -115,7 +114,7 @@ func (s *Sessions) revokeDevices(ctx context.Context, p Principal, keep *uuid.UU
 	}
 	now := s.now()
 	var revoked []uuid.UUID
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		var err error
 		revoked, err = s.revokeUserSessions(ctx, tx, p.UserID, &p.SessionID, models.ReasonRevokedOthers, &p.UserID, meta, now)
 		if err != nil || keep != nil {
@@ -130,6 +129,5 @@ func (s *Sessions) revokeDevices(ctx context.Context, p Principal, keep *uuid.UU
 	if err != nil {
 		return 0, fmt.Errorf("revoke devices: %w", err)
 	}
-	s.published(revoked, now)
 	return len(revoked), nil
 }

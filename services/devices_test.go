@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/authd/authd/internal/platform/pgfeed"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/models"
 	"github.com/authd/authd/services"
@@ -20,9 +21,22 @@ import (
 type fixture struct {
 	db       *models.DB
 	set      *services.Revocations
+	pub      *testPublisher
 	sessions *services.Sessions
 	accounts *services.Accounts
 	user     *models.User
+}
+
+// testPublisher passes every change to publish, when set.
+type testPublisher struct {
+	publish func(ctx context.Context, tx *gorm.DB, c services.Change) error
+}
+
+func (p *testPublisher) Publish(ctx context.Context, tx *gorm.DB, c services.Change) error {
+	if p.publish == nil {
+		return nil
+	}
+	return p.publish(ctx, tx, c)
 }
 
 func newFixture(t *testing.T, db *models.DB) *fixture {
@@ -35,12 +49,13 @@ func newFixture(t *testing.T, db *models.DB) *fixture {
 	hasher, err := services.NewHasher(4, 2, time.Second)
 	testdb.Must(t, err)
 	events := services.NewEvents(clock)
+	pub := &testPublisher{}
 	ses := services.NewSessions(db.DB, services.NewRotationStore(db, false), services.SessionConfig{RefreshTTL: time.Hour, MaxAge: 2 * time.Hour,
-		ReuseGrace: 10 * time.Second, MaxSessions: 20}, tokens, events, set, make([]byte, 32), clock)
+		ReuseGrace: 10 * time.Second, MaxSessions: 20}, tokens, events, set, pub, make([]byte, 32), clock)
 	acc := services.NewAccounts(db.DB, services.AccountConfig{MinPasswordLength: 12, SignupEnabled: true}, hasher, events, ses, clock)
 	u, err := acc.CreateUser(context.Background(), "devices-"+uuid.NewString()[:8]+"@example.com", "correct horse battery staple 42", "user")
 	testdb.Must(t, err)
-	return &fixture{db: db, set: set, sessions: ses, accounts: acc, user: u}
+	return &fixture{db: db, set: set, pub: pub, sessions: ses, accounts: acc, user: u}
 }
 
 func (f *fixture) start(t *testing.T) services.Principal {
@@ -93,7 +108,7 @@ func TestSessions_RevokeDevicesNotifiesInTransaction(t *testing.T) {
 		a, b := f.start(t), f.start(t)
 
 		fail := errors.New("notify failed")
-		f.sessions.Notify = func(ctx context.Context, tx *gorm.DB, ids []uuid.UUID) error { return fail }
+		f.pub.publish = func(ctx context.Context, tx *gorm.DB, c services.Change) error { return fail }
 		if _, err := f.sessions.RevokeOtherDevices(ctx, me, services.Meta{}); !errors.Is(err, fail) {
 			t.Fatalf("RevokeOtherDevices with a failing notify = %v", err)
 		}
@@ -104,8 +119,10 @@ func TestSessions_RevokeDevicesNotifiesInTransaction(t *testing.T) {
 		}
 
 		var notified []uuid.UUID
-		f.sessions.Notify = func(ctx context.Context, tx *gorm.DB, ids []uuid.UUID) error {
-			notified = append(notified, ids...)
+		publishes := 0
+		f.pub.publish = func(ctx context.Context, tx *gorm.DB, c services.Change) error {
+			notified = append(notified, c.Sessions...)
+			publishes++
 			return nil
 		}
 		n, err := f.sessions.RevokeOtherDevices(ctx, me, services.Meta{})
@@ -115,6 +132,10 @@ func TestSessions_RevokeDevicesNotifiesInTransaction(t *testing.T) {
 		slices.SortFunc(want, func(x, y uuid.UUID) int { return slices.Compare(x[:], y[:]) })
 		if n != 2 || !slices.Equal(notified, want) {
 			t.Fatalf("RevokeOtherDevices = %d, notified %v; want 2, %v", n, notified, want)
+		}
+		// Batched per transaction: one publication for the revoke-all.
+		if publishes != 1 {
+			t.Fatalf("RevokeOtherDevices published %d times, want once for the whole batch", publishes)
 		}
 		notified = nil
 		n, err = f.sessions.RevokeAllDevices(ctx, me, services.Meta{})
@@ -142,13 +163,13 @@ func TestRevocationFeed_ChannelPerSchema(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		testdb.Must(t, db.Migrate(ctx))
 		f := newFixture(t, db)
-		ch, err := services.RevocationChannel(ctx, db.DB)
+		ch, err := pgfeed.Channel(ctx, db.DB)
 		testdb.Must(t, err)
-		f.sessions.Notify = services.NotifyRevoked(ch)
 		// A second set, as another instance on the same schema would have.
 		remote := services.NewRevocations(db.DB, 15*time.Minute, services.SystemClock)
-		feed, err := services.NewRevocationFeed(url, ch, remote, log)
+		feed, err := pgfeed.New(url, ch, remote, log)
 		testdb.Must(t, err)
+		f.pub.publish = feed.Publish
 		feed.Start(ctx)
 		t.Cleanup(feed.Stop)
 		if remote.Fallback() {
@@ -158,7 +179,7 @@ func TestRevocationFeed_ChannelPerSchema(t *testing.T) {
 	}
 	chans := map[string]bool{}
 	for _, s := range sides {
-		ch, _ := services.RevocationChannel(ctx, s.f.db.DB)
+		ch, _ := pgfeed.Channel(ctx, s.f.db.DB)
 		chans[ch] = true
 	}
 	if len(chans) != 2 {

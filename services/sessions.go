@@ -38,17 +38,17 @@ type Sessions struct {
 	// dialect, chosen in wiring.
 	rotations RotationStore
 
-	// Notify, when set, is called inside every revocation's transaction
-	// with the revoked session ids, so that other instances learn of them
-	// when it commits (PostgreSQL NOTIFY).
-	Notify func(ctx context.Context, tx *gorm.DB, ids []uuid.UUID) error
+	// pub carries every revocation to the other instances (see
+	// transaction).
+	pub Publisher
 }
 
 // NewSessions returns a Sessions. rotations is the dialect's rotation store
 // (NewRotationStore); key is the refresh derivation key shared by every
-// instance (LoadServerKey).
-func NewSessions(db *gorm.DB, rotations RotationStore, cfg SessionConfig, tokens *Tokens, events *Events, revoked *Revocations, key []byte, now Clock) *Sessions {
-	return &Sessions{db: db, rotations: rotations, cfg: cfg, tokens: tokens, events: events, revoked: revoked, key: key, now: now}
+// instance (LoadServerKey); pub carries revocations to the other instances,
+// and revoked is this instance's set.
+func NewSessions(db *gorm.DB, rotations RotationStore, cfg SessionConfig, tokens *Tokens, events *Events, revoked *Revocations, pub Publisher, key []byte, now Clock) *Sessions {
+	return &Sessions{db: db, rotations: rotations, cfg: cfg, tokens: tokens, events: events, revoked: revoked, pub: pub, key: key, now: now}
 }
 
 // Config returns the session configuration.
@@ -124,8 +124,7 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 		ID: rt.ID, SessionID: sid, Generation: 0, SecretHash: hashSecret(rt.Secret), IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
 		CreatedAt: now, ExpiresAt: childExpiry(now, s.cfg.RefreshTTL, SessionStateOf(sess)),
 	}
-	var evicted []uuid.UUID
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(ctx, func(tx *gorm.DB) error {
 		// Logins of one user serialize on the user row, so parallel logins
 		// can never leave more than MaxSessions active.
 		if err := models.LockUser(ctx, tx, u.ID); err != nil {
@@ -136,12 +135,8 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 			return err
 		}
 		for i := 0; s.cfg.MaxSessions > 0 && len(active)-i >= s.cfg.MaxSessions; i++ {
-			ok, err := s.revokeTx(ctx, tx, active[i], models.ReasonSessionLimit, nil, meta, now, "")
-			if err != nil {
+			if _, err := s.revokeTx(ctx, tx, active[i], models.ReasonSessionLimit, nil, meta, now, ""); err != nil {
 				return err
-			}
-			if ok {
-				evicted = append(evicted, active[i])
 			}
 		}
 		if err := models.CreateSession(ctx, tx, sess); err != nil {
@@ -156,7 +151,6 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("start session: %w", err)
 	}
-	s.published(evicted, now)
 	access, err := s.issueAccess(Principal{UserID: u.ID, SessionID: sid, Role: u.Role, ClientID: clientID, Fresh: true})
 	if err != nil {
 		return TokenPair{}, err
@@ -285,8 +279,7 @@ func (s *Sessions) pair(head *models.SessionHead, child refreshToken, childExpir
 // revocation commits on its own, although the caller gets an error (F14).
 // A family revoked already stays as it is, with no second event.
 func (s *Sessions) reuseDetected(ctx context.Context, st RefreshState, meta Meta, now time.Time) error {
-	var revoked bool
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		latest, err := models.LatestRefreshToken(ctx, tx, st.Session.ID)
 		if err != nil {
 			return err
@@ -298,16 +291,11 @@ func (s *Sessions) reuseDetected(ctx context.Context, st RefreshState, meta Meta
 			"replay_user_agent", meta.UserAgent,
 			"last_legitimate_ip_prefix", latest.IPPrefix,
 		)
-		revoked, err = s.revokeTx(ctx, tx, st.Session.ID, models.ReasonReuseDetected, nil, meta, now, details)
+		_, err = s.revokeTx(ctx, tx, st.Session.ID, models.ReasonReuseDetected, nil, meta, now, details)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("revoke reused family: %w", err)
-	}
-	if revoked {
-		// The in-memory set ages on this instance's clock, like the access
-		// tokens it checks.
-		s.published([]uuid.UUID{st.Session.ID}, s.now())
 	}
 	return errRefreshReused
 }
@@ -339,7 +327,7 @@ func (s *Sessions) Logout(ctx context.Context, raw string, meta Meta) error {
 func (s *Sessions) Revoke(ctx context.Context, id uuid.UUID, reason string, actor *uuid.UUID, meta Meta) (bool, error) {
 	now := s.now()
 	var ok bool
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		var err error
 		ok, err = s.revokeTx(ctx, tx, id, reason, actor, meta, now, "")
 		return err
@@ -347,13 +335,11 @@ func (s *Sessions) Revoke(ctx context.Context, id uuid.UUID, reason string, acto
 	if err != nil {
 		return false, err
 	}
-	if ok {
-		s.published([]uuid.UUID{id}, now)
-	}
 	return ok, nil
 }
 
-// revokeTx revokes one session in tx and records its event, once.
+// revokeTx revokes one session in tx and records its event, once. The
+// revocation is published with the rest of tx's change (transaction).
 func (s *Sessions) revokeTx(ctx context.Context, tx *gorm.DB, id uuid.UUID, reason string, actor *uuid.UUID, meta Meta, now time.Time, details string) (bool, error) {
 	sess, err := models.RevokeSession(ctx, tx, id, reason, now)
 	if err != nil || sess == nil {
@@ -369,10 +355,8 @@ func (s *Sessions) revokeTx(ctx context.Context, tx *gorm.DB, id uuid.UUID, reas
 	if err != nil {
 		return false, err
 	}
-	if s.Notify != nil {
-		if err := s.Notify(ctx, tx, []uuid.UUID{id}); err != nil {
-			return false, err
-		}
+	if err := record(tx, Change{Sessions: []uuid.UUID{id}}); err != nil {
+		return false, err
 	}
 	return true, nil
 }
@@ -398,17 +382,6 @@ func (s *Sessions) revokeUserSessions(ctx context.Context, tx *gorm.DB, userID u
 		}
 	}
 	return revoked, nil
-}
-
-// published makes committed revocations effective for access tokens on this
-// instance at once.
-func (s *Sessions) published(ids []uuid.UUID, now time.Time) {
-	if s.revoked == nil {
-		return
-	}
-	for _, id := range ids {
-		s.revoked.Add(id, now)
-	}
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -155,20 +155,17 @@ const maxTokenLength = 4096
 // CodeInvalidToken for anything not issued by this service as an access
 // token (bad signature, other algorithm, wrong typ, iss or aud, missing
 // claims), CodeTokenExpired only for a token that is validly signed and
-// merely expired, and CodeSessionRevoked when its session was revoked.
+// merely expired, and CodeSessionRevoked when its session was revoked. The
+// principal's Role is its user's role now when that changed after the token
+// was issued (Revocations.Current).
 func (t *Tokens) Verify(ctx context.Context, raw string) (Principal, error) {
 	p, err := t.parse(raw)
 	if err != nil {
 		return Principal{}, err
 	}
 	if t.revoked != nil {
-		revoked, err := t.revoked.IsRevoked(ctx, p.SessionID)
-		if err != nil {
-			return Principal{}, err
-		}
-		if revoked {
-			return Principal{}, errSessionRevoked
-		}
+		// Revoked sessions, and roles changed since the token was issued.
+		return t.revoked.Current(ctx, p)
 	}
 	return p, nil
 }

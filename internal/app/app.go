@@ -24,6 +24,8 @@ import (
 
 	"github.com/authd/authd/handlers"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/platform/memfeed"
+	"github.com/authd/authd/internal/platform/pgfeed"
 	"github.com/authd/authd/internal/ratelimit"
 	"github.com/authd/authd/middleware"
 	"github.com/authd/authd/models"
@@ -41,7 +43,7 @@ type App struct {
 	db       *models.DB
 	engine   *gin.Engine
 	revoked  *services.Revocations
-	feed     *services.RevocationFeed
+	feed     *pgfeed.Feed
 	sessions *services.Sessions
 	accounts *services.Accounts
 	tokens   *services.Tokens
@@ -117,9 +119,14 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 		a.Close()
 		return nil, err
 	}
-	// Filled by startRevocationFeed: on PostgreSQL the feed loads it after
+	// Filled by revocationFeed: on PostgreSQL the feed loads it after
 	// LISTEN (so nothing slips in between), on SQLite it is loaded there.
 	a.revoked = services.NewRevocations(db.DB, cfg.AccessTTL, clock)
+	pub, err := a.revocationFeed(ctx)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.tokens, err = services.NewTokens(services.TokenConfig{
 		Alg: cfg.JWTAlg, Secret: cfg.JWTSecretBytes, PrivateKey: cfg.PrivateKey,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AccessTTL: cfg.AccessTTL,
@@ -143,11 +150,7 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 	rotations := services.NewRotationStore(db, databaseTime)
 	a.sessions = services.NewSessions(db.DB, rotations, services.SessionConfig{
 		RefreshTTL: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge, ReuseGrace: cfg.ReuseGrace, MaxSessions: cfg.MaxSessions,
-	}, a.tokens, events, a.revoked, key, clock)
-	if err := a.startRevocationFeed(ctx); err != nil {
-		a.Close()
-		return nil, err
-	}
+	}, a.tokens, events, a.revoked, pub, key, clock)
 	a.accounts = services.NewAccounts(db.DB, services.AccountConfig{
 		MinPasswordLength: cfg.PasswordMinLength, SignupEnabled: cfg.SignupEnabled,
 	}, a.hasher, events, a.sessions, clock)
@@ -171,37 +174,40 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 	return a, nil
 }
 
-// startRevocationFeed makes revocations reach this instance from every other
-// one within a second (PostgreSQL LISTEN/NOTIFY, stopped in Close). SQLite
-// serves one instance, which learns of its own revocations in process; there
-// only old entries need pruning.
-func (a *App) startRevocationFeed(ctx context.Context) error {
+// revocationFeed returns the publisher that makes revocations and role
+// changes reach every other instance within a second, and keeps this
+// instance's set current with theirs: PostgreSQL LISTEN/NOTIFY (stopped in
+// Close). SQLite serves one instance, whose services apply their own
+// changes in process; there only old entries need pruning, and since the
+// command line changes roles from another process that no feed connects,
+// admin roles are confirmed in the database.
+func (a *App) revocationFeed(ctx context.Context) (services.Publisher, error) {
 	if !a.db.IsPostgres() {
 		// One process owns the file: load once, then keep it pruned.
 		if err := a.revoked.Load(ctx); err != nil {
-			return err
+			return nil, err
 		}
+		a.revoked.ConfirmAdmins(true)
 		pctx, cancel := context.WithCancel(context.Background())
 		go services.PruneRevocations(pctx, a.revoked, time.Minute)
 		a.closers = append(a.closers, cancel)
-		return nil
+		return memfeed.New(), nil
 	}
-	channel, err := services.RevocationChannel(ctx, a.db.DB)
+	channel, err := pgfeed.Channel(ctx, a.db.DB)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	listenURL := a.cfg.DatabaseListenURL
 	if listenURL == "" {
 		listenURL = a.cfg.DatabaseURL
 	}
-	a.feed, err = services.NewRevocationFeed(listenURL, channel, a.revoked, a.log)
+	a.feed, err = pgfeed.New(listenURL, channel, a.revoked, a.log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	a.sessions.Notify = services.NotifyRevoked(channel)
 	a.feed.Start(ctx)
 	a.closers = append(a.closers, a.feed.Stop)
-	return nil
+	return a.feed, nil
 }
 
 func (a *App) buildEngine() (*gin.Engine, error) {
@@ -500,4 +506,4 @@ func (a *App) Draining() bool { return a.draining.Load() }
 
 // RevocationFeed returns the LISTEN/NOTIFY feed of the revocation set (nil
 // on SQLite).
-func (a *App) RevocationFeed() *services.RevocationFeed { return a.feed }
+func (a *App) RevocationFeed() *pgfeed.Feed { return a.feed }

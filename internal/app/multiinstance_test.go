@@ -1,10 +1,10 @@
 package app_test
 
 import (
-	"io"
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +13,7 @@ import (
 
 	"github.com/authd/authd/internal/apitest"
 	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/internal/platform/pgfeed"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/services"
 )
@@ -166,6 +167,7 @@ type tcpProxy struct {
 	mu     sync.Mutex
 	refuse bool
 	conns  []net.Conn
+	frozen []*atomic.Bool // one per connection
 }
 
 func newProxy(t *testing.T, target string) *tcpProxy {
@@ -201,11 +203,39 @@ func (p *tcpProxy) serve() {
 			c.Close()
 			continue
 		}
+		frozen := new(atomic.Bool)
 		p.mu.Lock()
 		p.conns = append(p.conns, c, d)
+		p.frozen = append(p.frozen, frozen)
 		p.mu.Unlock()
-		go func() { _, _ = io.Copy(d, c); d.Close() }()
-		go func() { _, _ = io.Copy(c, d); c.Close() }()
+		go func() { copyUnlessFrozen(d, c, frozen); d.Close() }()
+		go func() { copyUnlessFrozen(c, d, frozen); c.Close() }()
+	}
+}
+
+// copyUnlessFrozen forwards src to dst, dropping everything once frozen.
+func copyUnlessFrozen(dst, src net.Conn, frozen *atomic.Bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !frozen.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Freeze makes every open connection silent without closing it, as a
+// network cut that neither side is told of (new connections carry on).
+func (p *tcpProxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.frozen {
+		f.Store(true)
 	}
 }
 
@@ -223,7 +253,7 @@ func (p *tcpProxy) Cut() {
 	for _, c := range p.conns {
 		c.Close()
 	}
-	p.conns = nil
+	p.conns, p.frozen = nil, nil
 }
 
 func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
@@ -257,7 +287,7 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 // B checks access tokens in the database, so a revocation on A still reaches
 // it within a second; after reconnecting, the fallback goes off again.
 func TestMultiInstance_ListenerLost(t *testing.T) {
-	for _, how := range []string{"pg_terminate_backend", "tcp cut"} {
+	for _, how := range []string{"pg_terminate_backend", "tcp cut", "silent cut"} {
 		t.Run(how, func(t *testing.T) {
 			a := apitest.New(t, apitest.Options{Dialect: "postgres"})
 			u, err := url.Parse(a.DatabaseURL)
@@ -283,10 +313,13 @@ func TestMultiInstance_ListenerLost(t *testing.T) {
 			case "pg_terminate_backend":
 				var n int
 				err := a.App.DB().Raw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-					WHERE application_name = ? AND pid = ?`, services.ListenerApplicationName, feed.PID()).Scan(&n).Error
+					WHERE application_name = ? AND pid = ?`, pgfeed.ListenerApplicationName, feed.PID()).Scan(&n).Error
 				if err != nil || n != 1 {
 					t.Fatalf("terminate B's listener: %d terminated, %v", n, err)
 				}
+			case "silent cut":
+				// Only the heartbeat can notice this one.
+				proxy.Freeze()
 			default:
 				proxy.Cut()
 			}
