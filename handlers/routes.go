@@ -108,6 +108,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	// closed, never leave the admin routes open.
 	admin := v1.Group("/admin", mw.Authenticate, mw.RequireAdmin)
 	admin.GET("/users", listAdminUsers(svc.Admin))
+	admin.PATCH("/users/:id", updateAdminUser(svc.Admin))
 	admin.GET("/users/:id/sessions", listAdminUserSessions(svc.Admin))
 	admin.DELETE("/users/:id/sessions", revokeAdminUserSessions(svc.Admin))
 	admin.DELETE("/sessions/:id", revokeAdminSession(svc.Admin))

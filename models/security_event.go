@@ -36,6 +36,9 @@ const (
 	// that got the same child again, from another address prefix or user
 	// agent than the first use of the token.
 	EventRefreshRetryMismatch = "refresh_retry_mismatch"
+	// EventRoleChanged is a change of a user's role (details old_role and
+	// new_role; the actor is the admin, none from the command line).
+	EventRoleChanged = "role_changed"
 )
 
 // InsertSecurityEvent appends e. Callers run it in the transaction of the

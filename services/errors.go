@@ -26,6 +26,7 @@ const (
 	CodeSessionRevoked     = "session_revoked"
 	CodeFreshTokenRequired = "fresh_token_required"
 	CodeForbidden          = "forbidden"
+	CodeLastAdmin          = "last_admin"
 	CodeNotFound           = "not_found"
 	CodeMethodNotAllowed   = "method_not_allowed"
 	CodeUnavailable        = "unavailable"

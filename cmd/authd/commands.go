@@ -79,8 +79,21 @@ func rootCommand(ctx context.Context, getenv func(string) string, stdin io.Reade
 	userCreate.Flags().StringVar(&role, "role", "user", "user or admin")
 	userCreate.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
 	_ = userCreate.MarkFlagRequired("email")
+	var setEmail, setRole string
+	userSetRole := &cobra.Command{
+		Use:   "set-role",
+		Short: "Change an account's role; its live access tokens carry the new role on every instance within a second",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return setUserRole(cmd.Context(), getenv, setEmail, setRole, stdout)
+		},
+	}
+	userSetRole.Flags().StringVar(&setEmail, "email", "", "email address of the account")
+	userSetRole.Flags().StringVar(&setRole, "role", "", "user or admin")
+	_ = userSetRole.MarkFlagRequired("email")
+	_ = userSetRole.MarkFlagRequired("role")
 	user := &cobra.Command{Use: "user", Short: "Manage accounts"}
-	user.AddCommand(userCreate)
+	user.AddCommand(userCreate, userSetRole)
 	root.AddCommand(user)
 
 	keys := &cobra.Command{Use: "keys", Short: "Manage signing keys"}
@@ -159,11 +172,32 @@ func runMigrate(ctx context.Context, getenv func(string) string, action string, 
 	return nil
 }
 
-func createUser(ctx context.Context, getenv func(string) string, email, role string, stdin io.Reader, out io.Writer) error {
+// withApp runs fn on an instance wired exactly as `authd serve` wires one
+// (database migrated, services, the revocation feed), without serving: a
+// change made on the command line is published like any other.
+func withApp(ctx context.Context, getenv func(string) string, fn func(*app.App) error) error {
 	cfg, err := app.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	a, err := app.New(ctx, cfg, io.Discard, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(a)
+}
+
+// userError is what the command line prints for a service error: its
+// sentence for the client, or the error itself.
+func userError(err error) error {
+	if d := services.ErrorDetail(err); d != "" {
+		return errors.New(d)
+	}
+	return err
+}
+
+func createUser(ctx context.Context, getenv func(string) string, email, role string, stdin io.Reader, out io.Writer) error {
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read password: %w", err)
@@ -173,29 +207,25 @@ func createUser(ctx context.Context, getenv func(string) string, email, role str
 	if pw == "" {
 		return errors.New("no password on standard input")
 	}
-	db, err := app.OpenDB(cfg, "authd-cli")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
-	hasher, err := services.NewHasher(cfg.BcryptCost, 1, time.Minute)
-	if err != nil {
-		return err
-	}
-	acc := services.NewAccounts(db.DB, services.AccountConfig{MinPasswordLength: cfg.PasswordMinLength, SignupEnabled: true},
-		hasher, services.NewEvents(services.SystemClock), nil, services.SystemClock)
-	u, err := acc.CreateUser(ctx, email, pw, role)
-	if err != nil {
-		if d := services.ErrorDetail(err); d != "" {
-			return errors.New(d)
+	return withApp(ctx, getenv, func(a *app.App) error {
+		u, err := a.Accounts().CreateUser(ctx, email, pw, role)
+		if err != nil {
+			return userError(err)
 		}
-		return err
-	}
-	fmt.Fprintf(out, "created %s %s (%s)\n", u.Role, u.Email, u.ID)
-	return nil
+		fmt.Fprintf(out, "created %s %s (%s)\n", u.Role, u.Email, u.ID)
+		return nil
+	})
+}
+
+func setUserRole(ctx context.Context, getenv func(string) string, email, role string, out io.Writer) error {
+	return withApp(ctx, getenv, func(a *app.App) error {
+		u, err := a.Admin().SetRoleByEmail(ctx, email, role)
+		if err != nil {
+			return userError(err)
+		}
+		fmt.Fprintf(out, "%s is now %s\n", u.Email, u.Role)
+		return nil
+	})
 }
 
 func generateKeys(out io.Writer) error {

@@ -260,3 +260,91 @@ func TestRun_ProductionRefusesShortSecret(t *testing.T) {
 		t.Fatalf("serve with bcrypt cost 9 = %v, want an error naming AUTHD_BCRYPT_COST", err)
 	}
 }
+
+// getJSON sends GET with a Bearer token and decodes the answer.
+func getJSON(t *testing.T, url, token string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// Issue 15 item 6 on the command line: `authd user set-role` demotes an
+// admin, whose live access token on a running server loses admin rights
+// within a second; the last admin cannot be demoted.
+func TestRun_UserSetRole(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "roles.db")
+	var out testutil.SyncBuffer
+	ctx := context.Background()
+	env := testEnv(t, map[string]string{"AUTHD_SQLITE_PATH": dbPath})
+	runCmd := func(stdin string, args ...string) error {
+		return run(ctx, append([]string{"authd"}, args...), env, strings.NewReader(stdin), &out, &out)
+	}
+	const pw = "correct horse battery staple 42"
+	for _, email := range []string{"root@example.com", "ops@example.com"} {
+		if err := runCmd(pw+"\n", "user", "create", "--email", email, "--role", "admin", "--password-stdin"); err != nil {
+			t.Fatalf("user create %s: %v", email, err)
+		}
+	}
+	url, _ := start(t, env)
+	login := func(email string) string {
+		resp, m := post(t, url+"/v1/auth/login", map[string]string{"email": email, "password": pw})
+		if resp.StatusCode != 200 {
+			t.Fatalf("login %s = %d %v", email, resp.StatusCode, m)
+		}
+		return m["access_token"].(string)
+	}
+	root, ops := login("root@example.com"), login("ops@example.com")
+	if status, m := getJSON(t, url+"/v1/admin/users", ops); status != 200 {
+		t.Fatalf("ops as admin = %d %v", status, m)
+	}
+
+	if err := runCmd("", "user", "set-role", "--email", "Ops@Example.com", "--role", "user"); err != nil {
+		t.Fatalf("user set-role: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "ops@example.com is now user") {
+		t.Fatalf("user set-role printed %q", out.String())
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		status, m := getJSON(t, url+"/v1/admin/users", ops)
+		if status == 403 {
+			break
+		}
+		if status != 200 || time.Now().After(deadline) {
+			t.Fatalf("the demoted admin's token on the running server = %d %v, want 403 within 1 s", status, m)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	for _, tc := range []struct{ email, role, want string }{
+		{"root@example.com", "user", "last admin"},
+		{"nobody@example.com", "user", "No such user"},
+		{"ops@example.com", "root", "user or admin"},
+	} {
+		if err := runCmd("", "user", "set-role", "--email", tc.email, "--role", tc.role); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("user set-role --email %s --role %s = %v, want an error saying %q", tc.email, tc.role, err, tc.want)
+		}
+	}
+	if err := runCmd("", "user", "set-role", "--email", "ops@example.com"); err == nil {
+		t.Error("user set-role without --role succeeded")
+	}
+
+	status, m := getJSON(t, url+"/v1/admin/security-events?type=role_changed", root)
+	events, _ := m["events"].([]any)
+	if status != 200 || len(events) != 1 {
+		t.Fatalf("role_changed events = %d %v, want one", status, m)
+	}
+	ev := events[0].(map[string]any)
+	details, _ := ev["details"].(map[string]any)
+	if ev["actor_user_id"] != nil || details["old_role"] != "admin" || details["new_role"] != "user" {
+		t.Fatalf("role_changed event = %v, want no actor (the command line), admin → user", ev)
+	}
+}
