@@ -18,20 +18,7 @@ func setRole(t *testing.T, s *apitest.Server, token, userID string, body any) *a
 // forbidden, and fails t unless that happens within limit.
 func forbiddenWithin(t *testing.T, s *apitest.Server, token string, limit time.Duration) {
 	t.Helper()
-	start := time.Now()
-	for {
-		r := s.Do(t, "GET", "/v1/admin/users", nil, apitest.Bearer(token))
-		if r.Status == 403 && r.Code() == "forbidden" {
-			return
-		}
-		if r.Status != 200 {
-			t.Fatalf("GET /v1/admin/users = %d %s while waiting for 403", r.Status, r.Body)
-		}
-		if time.Since(start) > limit {
-			t.Fatalf("the demoted admin's access token still has admin rights after %s", limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	s.AwaitProblem(t, "GET", "/v1/admin/users", token, 403, "forbidden", limit)
 }
 
 // Issue 15 item 6: a demoted admin's live access token loses admin rights

@@ -69,11 +69,7 @@ func Run(t *testing.T, setup func(t *testing.T) Feed) {
 		// A later change on the same feed arrives: then the rolled-back one
 		// would have arrived first.
 		later := uuid.New()
-		if err := services.Transaction(ctx, f.DB, func(tx *gorm.DB) error {
-			return f.Pub.Publish(ctx, tx, services.Change{Sessions: []uuid.UUID{later}})
-		}); err != nil {
-			t.Fatalf("Transaction() = %v", err)
-		}
+		publish(t, f, services.Change{Sessions: []uuid.UUID{later}})
 		waitFor(t, "the committed change", func() bool { return revoked(t, f.Remote, later) })
 		if revoked(t, f.Remote, sid) || role(t, f.Remote, uid) != "admin" {
 			t.Fatal("a change of a rolled-back transaction reached the subscriber")
@@ -88,11 +84,7 @@ func Run(t *testing.T, setup func(t *testing.T) Feed) {
 			ids[i] = uuid.New()
 		}
 		uid := uuid.New()
-		if err := services.Transaction(ctx, f.DB, func(tx *gorm.DB) error {
-			return f.Pub.Publish(ctx, tx, services.Change{Sessions: ids, Roles: []services.RoleChange{{UserID: uid, Role: "user"}}})
-		}); err != nil {
-			t.Fatalf("Transaction() = %v", err)
-		}
+		publish(t, f, services.Change{Sessions: ids, Roles: []services.RoleChange{{UserID: uid, Role: "user"}}})
 		waitFor(t, "every session of the batch", func() bool {
 			for _, id := range ids {
 				if !revoked(t, f.Remote, id) {
@@ -107,23 +99,24 @@ func Run(t *testing.T, setup func(t *testing.T) Feed) {
 		f := setup(t)
 		uid := uuid.New()
 		for _, r := range []string{"user", "admin", "user"} {
-			if err := services.Transaction(ctx, f.DB, func(tx *gorm.DB) error {
-				return f.Pub.Publish(ctx, tx, services.Change{Roles: []services.RoleChange{{UserID: uid, Role: r}}})
-			}); err != nil {
-				t.Fatalf("Transaction() = %v", err)
-			}
+			publish(t, f, services.Change{Roles: []services.RoleChange{{UserID: uid, Role: r}}})
 		}
 		marker := uuid.New()
-		if err := services.Transaction(ctx, f.DB, func(tx *gorm.DB) error {
-			return f.Pub.Publish(ctx, tx, services.Change{Sessions: []uuid.UUID{marker}})
-		}); err != nil {
-			t.Fatalf("Transaction() = %v", err)
-		}
+		publish(t, f, services.Change{Sessions: []uuid.UUID{marker}})
 		waitFor(t, "the changes", func() bool { return revoked(t, f.Remote, marker) })
 		if got := role(t, f.Remote, uid); got != "user" {
 			t.Fatalf("role after user, admin, user = %q, want user", got)
 		}
 	})
+}
+
+// publish publishes c in a transaction of its own, which commits.
+func publish(t *testing.T, f Feed, c services.Change) {
+	t.Helper()
+	ctx := context.Background()
+	if err := services.Transaction(ctx, f.DB, func(tx *gorm.DB) error { return f.Pub.Publish(ctx, tx, c) }); err != nil {
+		t.Fatalf("Transaction() = %v", err)
+	}
 }
 
 func revoked(t *testing.T, set *services.Revocations, id uuid.UUID) bool {
