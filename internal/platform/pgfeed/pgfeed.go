@@ -26,7 +26,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -143,8 +142,8 @@ func parse(payload string) (c services.Change, bad bool) {
 	return c, bad
 }
 
-// Publish announces c on channel inside tx (services.Publisher): one
-// notification, or a few when the ids do not fit in one.
+// publish announces c on channel inside tx: one notification, or a few
+// when the ids do not fit in one.
 func publish(ctx context.Context, tx *gorm.DB, channel string, c services.Change) error {
 	for _, p := range payloads(c) {
 		if err := tx.WithContext(ctx).Exec("SELECT pg_notify(?, ?)", channel, p).Error; err != nil {
@@ -159,7 +158,7 @@ func publish(ctx context.Context, tx *gorm.DB, channel string, c services.Change
 type Feed struct {
 	cfg     *pgx.ConnConfig
 	channel string
-	beat    string // the heartbeat channel, this feed's own
+	beatCh  string // the heartbeat channel, this feed's own
 	set     *services.Revocations
 	log     *slog.Logger
 
@@ -201,7 +200,7 @@ func New(databaseURL, channel string, set *services.Revocations, log *slog.Logge
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("revocation feed: %w", err)
 	}
-	f := &Feed{cfg: cfg, channel: channel, beat: "authd_beat_" + hex.EncodeToString(b[:]), set: set, log: log,
+	f := &Feed{cfg: cfg, channel: channel, beatCh: "authd_beat_" + hex.EncodeToString(b[:]), set: set, log: log,
 		beats: make(chan struct{}, 1)}
 	f.listener = pgxlisten.Listener{
 		Connect:  f.connect,
@@ -211,7 +210,7 @@ func New(databaseURL, channel string, set *services.Revocations, log *slog.Logge
 		ReconnectDelay: -1,
 	}
 	f.listener.Handle(channel, changes{f})
-	f.listener.Handle(f.beat, pgxlisten.HandlerFunc(f.heartbeatReceived))
+	f.listener.Handle(f.beatCh, pgxlisten.HandlerFunc(f.heartbeatReceived))
 	return f, nil
 }
 
@@ -415,12 +414,16 @@ func (f *Feed) heartbeatReceived(context.Context, *pgconn.Notification, *pgx.Con
 // in time (a silent network cut: nothing else would notice). It also prunes
 // the set.
 func (f *Feed) watch(ctx context.Context) {
+	// The heartbeat connection lives while the listener does, so that one
+	// left over from before an outage never fails a new listener.
 	var pinger *pgx.Conn
-	defer func() {
+	hangUp := func() {
 		if pinger != nil {
 			closeConn(pinger)
+			pinger = nil
 		}
-	}()
+	}
+	defer hangUp()
 	tick := time.NewTicker(heartbeat / 4)
 	defer tick.Stop()
 	lastPrune := time.Now()
@@ -437,30 +440,52 @@ func (f *Feed) watch(ctx context.Context) {
 		f.mu.Lock()
 		conn, up, quiet := f.conn, f.up, time.Since(f.heard)
 		f.mu.Unlock()
-		if !up || quiet < heartbeat {
+		if !up {
+			hangUp()
 			continue
 		}
-		select { // a late answer to an earlier heartbeat proves nothing now
-		case <-f.beats:
-		default:
+		if quiet < heartbeat {
+			continue
 		}
-		sent := time.Now()
-		var err error
-		pinger, err = f.ping(ctx, pinger)
-		if err == nil {
-			select {
-			case <-f.beats:
-				continue
-			case <-ctx.Done():
-				return
-			case <-time.After(heartbeat - time.Since(sent)):
-				err = errors.New("no heartbeat came back")
-			}
-		}
+		err := f.beat(ctx, &pinger)
 		if ctx.Err() != nil {
 			return
 		}
-		f.cut(conn, err)
+		if err != nil {
+			hangUp()
+			f.cut(conn, err)
+		}
+	}
+}
+
+// beat notifies the feed's own heartbeat channel from the heartbeat
+// connection (opened first when needed) and waits for the listener to hear
+// it, at most a heartbeat.
+func (f *Feed) beat(ctx context.Context, pinger **pgx.Conn) error {
+	if *pinger == nil {
+		cfg := f.cfg.Copy()
+		cfg.RuntimeParams["application_name"] = HeartbeatApplicationName
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("heartbeat connection: %w", err)
+		}
+		*pinger = conn
+	}
+	select { // a late answer to an earlier heartbeat proves nothing now
+	case <-f.beats:
+	default:
+	}
+	sent := time.Now()
+	pctx, cancel := context.WithTimeout(ctx, heartbeat)
+	defer cancel()
+	if _, err := (*pinger).Exec(pctx, "SELECT pg_notify($1, '')", f.beatCh); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	select {
+	case <-f.beats:
+		return nil
+	case <-pctx.Done():
+		return fmt.Errorf("no heartbeat came back within %s of %s", heartbeat, sent.Format(time.RFC3339Nano))
 	}
 }
 
@@ -478,27 +503,6 @@ func (f *Feed) cut(conn *pgx.Conn, err error) {
 	f.log.Warn("revocation feed: heartbeat failed; dropping the LISTEN connection", slog.String("error", err.Error()))
 	f.setFallback(true)
 	_ = conn.PgConn().Conn().Close()
-}
-
-// ping notifies the feed's own heartbeat channel from the heartbeat
-// connection, opening it first when needed. It returns the connection to
-// use next time (nil after a failure).
-func (f *Feed) ping(ctx context.Context, pinger *pgx.Conn) (*pgx.Conn, error) {
-	if pinger == nil {
-		cfg := f.cfg.Copy()
-		cfg.RuntimeParams["application_name"] = HeartbeatApplicationName
-		var err error
-		if pinger, err = pgx.ConnectConfig(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("heartbeat connection: %w", err)
-		}
-	}
-	pctx, cancel := context.WithTimeout(ctx, heartbeat)
-	defer cancel()
-	if _, err := pinger.Exec(pctx, "SELECT pg_notify($1, '')", f.beat); err != nil {
-		closeConn(pinger)
-		return nil, fmt.Errorf("heartbeat: %w", err)
-	}
-	return pinger, nil
 }
 
 func closeConn(conn *pgx.Conn) {
