@@ -40,6 +40,8 @@ func FuzzDecode(f *testing.F) {
 		{"application/json", `{"email":"a@example.com","password":"\ud83d\ude00","device_name":"\udc00"}`},
 		{"application/json", "{\"email\":\"a@example.com\",\"password\":\"\xed\xa0\x80\"}"},
 		{"application/json", `{"email":"a@example.com","password":"p","client_id":"\\ud800"}`},
+		{"application/json", `{"role":"admin"}`},
+		{"application/json", `{"role":null,"Role":"root"}`},
 	} {
 		f.Add(seed.ct, []byte(seed.body))
 	}
@@ -93,6 +95,8 @@ func FuzzDecode(f *testing.F) {
 		check("refreshRequest", err)
 		_, err = decode[reauthRequest](ctx(), false)
 		check("reauthRequest", err)
+		_, err = decode[updateAdminUserRequest](ctx(), false)
+		check("updateAdminUserRequest", err)
 	})
 }
 
