@@ -427,6 +427,7 @@ func (f *Feed) watch(ctx context.Context) {
 	tick := time.NewTicker(heartbeat / 4)
 	defer tick.Stop()
 	lastPrune := time.Now()
+	var dropped *pgx.Conn // cut, and pgxlisten has yet to notice
 	for {
 		select {
 		case <-ctx.Done():
@@ -444,7 +445,7 @@ func (f *Feed) watch(ctx context.Context) {
 			hangUp()
 			continue
 		}
-		if quiet < heartbeat {
+		if quiet < heartbeat || conn == dropped {
 			continue
 		}
 		err := f.beat(ctx, &pinger)
@@ -454,6 +455,7 @@ func (f *Feed) watch(ctx context.Context) {
 		if err != nil {
 			hangUp()
 			f.cut(conn, err)
+			dropped = conn
 		}
 	}
 }
