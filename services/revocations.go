@@ -26,9 +26,10 @@ type Revocations struct {
 	ttl time.Duration
 	now Clock
 
-	mu    sync.RWMutex
-	ids   map[uuid.UUID]time.Time // session id → revoked at
-	roles map[uuid.UUID]roleEntry // user id → role now
+	mu     sync.RWMutex
+	ids    map[uuid.UUID]time.Time // session id → revoked at
+	roles  map[uuid.UUID]roleEntry // user id → role now
+	pruned time.Time
 
 	fallback atomic.Bool
 	confirm  atomic.Bool // confirm admin roles in the database
@@ -77,6 +78,7 @@ func (r *Revocations) Apply(c Change) {
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.pruneLocked(now)
 	for _, id := range c.Sessions {
 		r.ids[id] = now
 	}
@@ -90,6 +92,7 @@ func (r *Revocations) Apply(c Change) {
 // Add records that session id was revoked at t.
 func (r *Revocations) Add(id uuid.UUID, t time.Time) {
 	r.mu.Lock()
+	r.pruneLocked(r.now())
 	r.ids[id] = t
 	r.mu.Unlock()
 }
@@ -185,10 +188,19 @@ func (r *Revocations) Current(ctx context.Context, p Principal) (Principal, erro
 	return p, nil
 }
 
-// Prune drops entries older than the access-token lifetime.
-func (r *Revocations) Prune() {
-	cutoff := r.now().Add(-r.ttl - time.Minute)
-	r.mu.Lock()
+// pruneEvery is how often a write drops the entries older than the
+// access-token lifetime: the set only grows on writes, so pruning there
+// bounds it without a background job.
+const pruneEvery = time.Minute
+
+// pruneLocked drops the entries older than the access-token lifetime, at
+// most every pruneEvery. r.mu must be held for writing.
+func (r *Revocations) pruneLocked(now time.Time) {
+	if now.Sub(r.pruned) < pruneEvery {
+		return
+	}
+	r.pruned = now
+	cutoff := now.Add(-r.ttl - time.Minute)
 	for id, t := range r.ids {
 		if t.Before(cutoff) {
 			delete(r.ids, id)
@@ -197,22 +209,6 @@ func (r *Revocations) Prune() {
 	for id, e := range r.roles {
 		if e.at.Before(cutoff) {
 			delete(r.roles, id)
-		}
-	}
-	r.mu.Unlock()
-}
-
-// PruneRevocations drops expired entries from set every interval until ctx
-// ends (where no feed prunes the set on its own).
-func PruneRevocations(ctx context.Context, set *Revocations, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			set.Prune()
 		}
 	}
 }

@@ -178,19 +178,16 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 // changes reach every other instance within a second, and keeps this
 // instance's set current with theirs: PostgreSQL LISTEN/NOTIFY (stopped in
 // Close). SQLite serves one instance, whose services apply their own
-// changes in process; there only old entries need pruning, and since the
-// command line changes roles from another process that no feed connects,
-// admin roles are confirmed in the database.
+// changes in process; since the command line changes roles from another
+// process that no feed connects, admin roles are confirmed there in the
+// database.
 func (a *App) revocationFeed(ctx context.Context) (services.Publisher, error) {
 	if !a.db.IsPostgres() {
-		// One process owns the file: load once, then keep it pruned.
+		// One process owns the file: load once.
 		if err := a.revoked.Load(ctx); err != nil {
 			return nil, err
 		}
 		a.revoked.ConfirmAdmins(true)
-		pctx, cancel := context.WithCancel(context.Background())
-		go services.PruneRevocations(pctx, a.revoked, time.Minute)
-		a.closers = append(a.closers, cancel)
 		return memfeed.New(), nil
 	}
 	channel, err := pgfeed.Channel(ctx, a.db.DB)

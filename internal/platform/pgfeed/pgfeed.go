@@ -58,9 +58,6 @@ const (
 	heartbeat = 400 * time.Millisecond
 	// maxBackoff bounds the wait between reconnection attempts.
 	maxBackoff = 2 * time.Second
-	// pruneEvery is how often entries older than the access-token lifetime
-	// are dropped from the set.
-	pruneEvery = time.Minute
 	// maxChannelLen is PostgreSQL's identifier length (NAMEDATALEN - 1).
 	maxChannelLen = 63
 	// maxPayload keeps a notification under PostgreSQL's 8000-byte limit.
@@ -411,8 +408,7 @@ func (f *Feed) heartbeatReceived(context.Context, *pgconn.Notification, *pgx.Con
 
 // watch sends a heartbeat whenever the listener has been quiet for a
 // heartbeat, and cuts the listener connection when it does not come back
-// in time (a silent network cut: nothing else would notice). It also prunes
-// the set.
+// in time (a silent network cut: nothing else would notice).
 func (f *Feed) watch(ctx context.Context) {
 	// The heartbeat connection lives while the listener does, so that one
 	// left over from before an outage never fails a new listener.
@@ -426,17 +422,12 @@ func (f *Feed) watch(ctx context.Context) {
 	defer hangUp()
 	tick := time.NewTicker(heartbeat / 4)
 	defer tick.Stop()
-	lastPrune := time.Now()
 	var dropped *pgx.Conn // cut, and pgxlisten has yet to notice
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-		}
-		if time.Since(lastPrune) >= pruneEvery {
-			f.set.Prune()
-			lastPrune = time.Now()
 		}
 		f.mu.Lock()
 		conn, up, quiet := f.conn, f.up, time.Since(f.heard)
