@@ -57,7 +57,7 @@ func NormalizeEmail(s string) (string, error) {
 	return e, err
 }
 
-// findByEmail returns the account of an email as typed, or nil. It looks
+// findUserByEmail returns the account of an email as typed, or nil. It looks
 // up first the form in which emails were stored before normalisation
 // (trimmed and lower-cased), then the normalised form. The old form comes
 // first so that every spelling that found an account before still finds the
@@ -67,7 +67,7 @@ func NormalizeEmail(s string) (string, error) {
 // owners sign in with the spelling they registered. Every other row is in
 // the normalised form, where both look-ups agree. A refused address is
 // looked up only in the old form, so it answers like any unknown email.
-func (a *Accounts) findByEmail(ctx context.Context, raw string) (*models.User, error) {
+func findUserByEmail(ctx context.Context, db *gorm.DB, raw string) (*models.User, error) {
 	var keys []string
 	if legacy := emailaddr.Legacy(raw); legacy != "" && len(legacy) <= emailaddr.MaxLength {
 		keys = append(keys, legacy)
@@ -76,7 +76,7 @@ func (a *Accounts) findByEmail(ctx context.Context, raw string) (*models.User, e
 		keys = append(keys, email)
 	}
 	for _, e := range keys {
-		u, err := models.FindUserByEmail(ctx, a.db, e)
+		u, err := models.FindUserByEmail(ctx, db, e)
 		switch {
 		case err == nil:
 			return u, nil
@@ -191,7 +191,7 @@ func (a *Accounts) Authenticate(ctx context.Context, rawEmail, pw string, meta M
 	// in that form before the rules), and is answered like a wrong
 	// password after the same dummy comparison: never as invalid_request,
 	// which would tell the rules apart from the accounts.
-	u, err := a.findByEmail(ctx, rawEmail)
+	u, err := findUserByEmail(ctx, a.db, rawEmail)
 	if err != nil {
 		return nil, err
 	}

@@ -30,18 +30,16 @@ func (a *Admin) SetRole(ctx context.Context, admin Principal, userID uuid.UUID, 
 
 // SetRoleByEmail gives the user with the email role, for operators through
 // the command line (the event has no actor). Returns CodeInvalidRequest,
-// CodeNotFound or CodeLastAdmin.
+// CodeNotFound (also for an address that no account could have) or
+// CodeLastAdmin.
 func (a *Admin) SetRoleByEmail(ctx context.Context, email, role string) (*models.User, error) {
-	email, err := NormalizeEmail(email)
+	// The same look-up as a sign-in: the account the email signs in to.
+	u, err := findUserByEmail(ctx, a.db, email)
 	if err != nil {
 		return nil, err
 	}
-	u, err := models.FindUserByEmail(ctx, a.db, email)
-	if errors.Is(err, models.ErrNotFound) {
+	if u == nil {
 		return nil, errUserMissing
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find user: %w", err)
 	}
 	return a.setRole(ctx, u.ID, role, nil, Meta{})
 }
