@@ -36,6 +36,8 @@ type Middleware struct {
 	LimitAccount FailureLimiter
 	LimitDevice  FailureLimiter
 	LimitReauth  FailureLimiter
+	// MetricsAuth guards /metrics on the main address (the metrics token).
+	MetricsAuth gin.HandlerFunc
 }
 
 // Services are the services behind the routes.
@@ -102,7 +104,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 
 	r.GET("/openapi.yaml", openAPI)
 	if svc.Metrics != nil {
-		r.GET("/metrics", gin.WrapH(svc.Metrics))
+		r.GET("/metrics", chain(mw.MetricsAuth, gin.WrapH(svc.Metrics))...)
 	}
 	// Not chain(): a missing Authenticate or RequireAdmin must fail
 	// closed, never leave the admin routes open.

@@ -29,6 +29,9 @@ type Config struct {
 	TLSCertFile string `env:"AUTHD_TLS_CERT_FILE"`
 	TLSKeyFile  string `env:"AUTHD_TLS_KEY_FILE"`
 	MetricsAddr string `env:"AUTHD_METRICS_ADDR"`
+	// MetricsToken, when set, is the Bearer token that /metrics on the main
+	// address needs; in production an empty one turns that route off.
+	MetricsToken string `env:"AUTHD_METRICS_TOKEN"`
 
 	DatabaseURL    string        `env:"AUTHD_DATABASE_URL"`
 	SQLitePath     string        `env:"AUTHD_SQLITE_PATH" envDefault:"authd.db"`
