@@ -38,6 +38,9 @@ type Middleware struct {
 	LimitReauth  FailureLimiter
 	// MetricsAuth guards /metrics on the main address (the metrics token).
 	MetricsAuth gin.HandlerFunc
+	// OAuthErrors renders the errors of the /oauth routes as RFC 6749
+	// §5.2 JSON instead of problems.
+	OAuthErrors gin.HandlerFunc
 }
 
 // Services are the services behind the routes.
@@ -98,7 +101,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 
 	// OAuth 2.0 for standard client libraries: the same services and
 	// refresh rate limit as /v1/auth/refresh, RFC 6749 §5.2 errors.
-	oauth := r.Group("/oauth", oauthResponses)
+	oauth := r.Group("/oauth", chain(mw.OAuthErrors, oauthResponses)...)
 	oauth.POST("/token", chain(mw.LimitRefresh, oauthToken(svc.Sessions))...)
 	oauth.POST("/revoke", oauthRevoke(svc.Sessions, svc.Tokens))
 

@@ -253,6 +253,7 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 		LimitDevice:   rl.PerDevice("login_device", a.cfg.RateLoginDevice.Rates),
 		LimitReauth:   rl.PerSession("reauth_session", a.cfg.RateReauthSession.Rates),
 		MetricsAuth:   a.metricsAuth(),
+		OAuthErrors:   middleware.OAuthErrors,
 	}, handlers.Options{CookieSecure: a.cfg.CookieSecure})
 	return r, nil
 }
