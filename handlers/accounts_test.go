@@ -516,3 +516,43 @@ func TestRegister_EmailsStoredBefore(t *testing.T) {
 		})
 	}
 }
+
+// A session that has ended stays ended: with its access token still valid,
+// re-authentication answers the refresh's 401 and gives no fresh token,
+// whether the session idled out or reached its absolute lifetime (issue 15
+// item 5, black-box).
+func TestReauthenticate_DeadSessionStaysDead(t *testing.T) {
+	clock := apitest.NewClock()
+	env := map[string]string{"AUTHD_ACCESS_TTL": "15m", "AUTHD_REFRESH_TTL": "1m", "AUTHD_SESSION_MAX_AGE": "3m"}
+	apitest.Each(t, apitest.Options{Clock: clock, Env: env}, func(t *testing.T, s *apitest.Server) {
+		reauth := func(access string) *apitest.Response {
+			return s.Do(t, "POST", "/v1/auth/reauthenticate", map[string]string{"password": apitest.Password}, apitest.Bearer(access))
+		}
+		email, idle := s.NewUser(t, "dead-session")
+		clock.Advance(90 * time.Second) // past the idle timeout, well within the access token's 15 minutes
+		if r := reauth(idle.AccessToken); r.Status != 401 || r.Code() != "token_expired" {
+			t.Fatalf("reauthenticate an idle session = %d %s, want 401 token_expired", r.Status, r.Body)
+		}
+		if r := s.Refresh(t, idle.RefreshToken); r.Code() != "token_expired" {
+			t.Fatalf("refresh after the refused re-authentication = %d %s, want token_expired", r.Status, r.Body)
+		}
+
+		old := s.Login(t, email, apitest.Password)
+		for i := 0; i < 4; i++ { // used every 50 s: never idle, but 200 s old
+			clock.Advance(50 * time.Second)
+			if r := s.Refresh(t, old.RefreshToken); r.Status == 200 {
+				var tok apitest.Tokens
+				r.JSON(t, &tok)
+				old = tok
+			}
+		}
+		if r := reauth(old.AccessToken); r.Status != 401 || r.Code() != "token_expired" {
+			t.Fatalf("reauthenticate a session past its absolute lifetime = %d %s, want 401 token_expired", r.Status, r.Body)
+		}
+
+		live := s.Login(t, email, apitest.Password)
+		if r := reauth(live.AccessToken); r.Status != 200 {
+			t.Fatalf("reauthenticate a live session = %d %s, want 200", r.Status, r.Body)
+		}
+	})
+}

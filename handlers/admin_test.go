@@ -283,3 +283,45 @@ func TestAdmin_RevokeSession(t *testing.T) {
 		}
 	})
 }
+
+// Admin revocations need a fresh admin token, like signing out another
+// device: a token from a refresh is refused with fresh_token_required
+// before any look-up (an unknown id answers the same), nothing is revoked,
+// and the token from /v1/auth/reauthenticate is accepted.
+func TestAdmin_RevocationsNeedFreshToken(t *testing.T) {
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
+		_, login := newAdmin(t, s)
+		stale := s.MustRefresh(t, login.RefreshToken)
+		_, victim := s.NewUser(t, "victim")
+
+		for _, p := range []string{
+			"/v1/admin/users/" + victim.User.ID + "/sessions",
+			"/v1/admin/users/" + uuid.NewString() + "/sessions",
+			"/v1/admin/sessions/" + victim.SessionID,
+			"/v1/admin/sessions/" + uuid.NewString(),
+		} {
+			if r := s.Do(t, "DELETE", p, nil, apitest.Bearer(stale.AccessToken)); r.Status != 401 || r.Code() != "fresh_token_required" {
+				t.Errorf("DELETE %s with a refreshed admin token = %d %q, want 401 fresh_token_required", p, r.Status, r.Code())
+			}
+		}
+		victim = s.MustRefresh(t, victim.RefreshToken) // still signed in
+
+		r := s.Do(t, "POST", "/v1/auth/reauthenticate", map[string]string{"password": apitest.Password}, apitest.Bearer(stale.AccessToken))
+		if r.Status != 200 {
+			t.Fatalf("reauthenticate = %d %s, want 200", r.Status, r.Body)
+		}
+		var fresh struct {
+			AccessToken string `json:"access_token"`
+		}
+		r.JSON(t, &fresh)
+		if r := s.Do(t, "DELETE", "/v1/admin/sessions/"+victim.SessionID, nil, apitest.Bearer(fresh.AccessToken)); r.Status != 204 {
+			t.Fatalf("DELETE session with a fresh token = %d %s, want 204", r.Status, r.Body)
+		}
+		if r := s.Do(t, "DELETE", "/v1/admin/users/"+victim.User.ID+"/sessions", nil, apitest.Bearer(fresh.AccessToken)); r.Status != 200 {
+			t.Fatalf("DELETE user sessions with a fresh token = %d %s, want 200", r.Status, r.Body)
+		}
+		if r := s.Refresh(t, victim.RefreshToken); r.Code() != "session_revoked" {
+			t.Errorf("refresh of the revoked session = %d %q, want session_revoked", r.Status, r.Code())
+		}
+	})
+}

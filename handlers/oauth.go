@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -24,114 +22,17 @@ import (
 // client_id is accepted and not checked, and no 401 invalid_client exists.
 // The password grant is not offered (RFC 9700 §2.4).
 
-// oauthError is an RFC 6749 §5.2 error answer.
-type oauthError struct {
-	status      int
-	code        string
-	description string
-}
-
-func (e *oauthError) Error() string { return e.code + ": " + e.description }
-
-// oauthErrorBody is the JSON body of an RFC 6749 §5.2 error.
-type oauthErrorBody struct {
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description,omitempty"`
-}
-
 func oauthInvalidRequest(description string) error {
-	return &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: description}
+	return &services.Error{Code: services.CodeInvalidRequest, Detail: description}
 }
-
-// oauthErrorFor maps an authd error code (as a problem carries it) to the
-// OAuth error a standard client understands. Every way a refresh token can
-// fail is invalid_grant: the client's only remedy is to sign in again.
-func oauthErrorFor(code string, status int, detail string) *oauthError {
-	e := &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: detail}
-	switch code {
-	case services.CodeInvalidToken, services.CodeTokenExpired, services.CodeRefreshTokenReused, services.CodeSessionRevoked:
-		e.code = "invalid_grant"
-	case services.CodeRateLimited:
-		e.status, e.code = http.StatusTooManyRequests, "rate_limited"
-	case services.CodeUnavailable, services.CodeOverloaded:
-		e.status, e.code = http.StatusServiceUnavailable, "temporarily_unavailable"
-	case services.CodeInvalidRequest, services.CodePayloadTooLarge, services.CodeUnsupportedMedia:
-	default:
-		if status >= 500 {
-			e.status, e.code = http.StatusInternalServerError, "server_error"
-		}
-	}
-	return e
-}
-
-// errorDescription keeps only the characters RFC 6749 §5.2 allows in
-// error_description (printable ASCII without '"' and '\').
-func errorDescription(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteByte('\'')
-		case r == '\\' || r < 0x20 || r > 0x7e:
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-func writeOAuthError(w http.ResponseWriter, e *oauthError) []byte {
-	body, _ := json.Marshal(oauthErrorBody{Error: e.code, ErrorDescription: errorDescription(e.description)})
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(e.status)
-	return body
-}
-
-// oauthWriter turns the problem+json answers written by the rest of authd
-// (the error middleware, the rate limiter, panic recovery) into RFC 6749
-// §5.2 errors, keeping their headers (Retry-After, X-RateLimit-*).
-type oauthWriter struct {
-	gin.ResponseWriter
-	translated bool
-}
-
-func (w *oauthWriter) Write(b []byte) (int, error) {
-	if w.translated || !strings.HasPrefix(w.Header().Get("Content-Type"), "application/problem+json") {
-		return w.ResponseWriter.Write(b)
-	}
-	w.translated = true
-	var p struct {
-		Status int    `json:"status"`
-		Detail string `json:"detail"`
-		Code   string `json:"code"`
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return w.ResponseWriter.Write(b)
-	}
-	body := writeOAuthError(w.ResponseWriter, oauthErrorFor(p.Code, p.Status, p.Detail))
-	if _, err := w.ResponseWriter.Write(body); err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-
-func (w *oauthWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
 
 // oauthResponses is the middleware of the /oauth group: answers are never
-// cached (RFC 6749 §5.1), and errors are RFC 6749 §5.2 JSON, not problems.
-// The writer stays wrapped after this returns on purpose: the error
-// middleware, further out, renders the handler's error after the chain
-// unwinds, and that answer must be translated too.
+// cached (RFC 6749 §5.1). Its errors are RFC 6749 §5.2 JSON, rendered from
+// the error table by the OAuthErrors middleware in front of it.
 func oauthResponses(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Pragma", "no-cache")
-	c.Writer = &oauthWriter{ResponseWriter: c.Writer}
 	c.Next()
-	var e *oauthError
-	if len(c.Errors) > 0 && !c.Writer.Written() && errors.As(c.Errors.Last().Err, &e) {
-		body := writeOAuthError(c.Writer, e)
-		_, _ = c.Writer.Write(body)
-	}
 }
 
 // readForm reads an application/x-www-form-urlencoded body of at most
@@ -184,8 +85,8 @@ func oauthToken(ses *services.Sessions) gin.HandlerFunc {
 		case "":
 			return oauthInvalidRequest("Send grant_type=refresh_token.")
 		default:
-			return &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type",
-				description: "Only grant_type=refresh_token is supported; sign in through POST /v1/auth/login."}
+			return &services.Error{Code: services.CodeUnsupportedGrantType,
+				Detail: "Only grant_type=refresh_token is supported; sign in through POST /v1/auth/login."}
 		}
 		raw := form.Get("refresh_token")
 		if raw == "" {
@@ -193,7 +94,7 @@ func oauthToken(ses *services.Sessions) gin.HandlerFunc {
 		}
 		if form.Get("scope") != "" {
 			// authd issues no scopes, so any requested scope exceeds the grant.
-			return &oauthError{status: http.StatusBadRequest, code: "invalid_scope", description: "authd tokens carry no scopes."}
+			return &services.Error{Code: services.CodeInvalidScope, Detail: "authd tokens carry no scopes."}
 		}
 		pair, err := ses.Refresh(c.Request.Context(), raw, meta(c))
 		if err != nil {

@@ -443,7 +443,7 @@ func withRefreshHook(t *testing.T, s *apitest.Server, hook gin.HandlerFunc) *api
 		Accounts: s.App.Accounts(), Sessions: s.App.Sessions(), Tokens: s.App.Tokens(), Ping: s.App.DB().Ping,
 	}, handlers.Middleware{
 		Authenticate: middleware.Authenticate(s.App.Tokens()), RequireAdmin: middleware.RequireAdmin,
-		NoStore: middleware.NoStore, LimitRefresh: hook,
+		NoStore: middleware.NoStore, LimitRefresh: hook, OAuthErrors: middleware.OAuthErrors,
 	}, handlers.Options{})
 	hs := httptest.NewServer(r)
 	t.Cleanup(hs.Close)

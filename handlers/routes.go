@@ -36,6 +36,11 @@ type Middleware struct {
 	LimitAccount FailureLimiter
 	LimitDevice  FailureLimiter
 	LimitReauth  FailureLimiter
+	// MetricsAuth guards /metrics on the main address (the metrics token).
+	MetricsAuth gin.HandlerFunc
+	// OAuthErrors renders the errors of the /oauth routes as RFC 6749
+	// §5.2 JSON instead of problems.
+	OAuthErrors gin.HandlerFunc
 }
 
 // Services are the services behind the routes.
@@ -96,13 +101,13 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 
 	// OAuth 2.0 for standard client libraries: the same services and
 	// refresh rate limit as /v1/auth/refresh, RFC 6749 §5.2 errors.
-	oauth := r.Group("/oauth", oauthResponses)
+	oauth := r.Group("/oauth", chain(mw.OAuthErrors, oauthResponses)...)
 	oauth.POST("/token", chain(mw.LimitRefresh, oauthToken(svc.Sessions))...)
 	oauth.POST("/revoke", oauthRevoke(svc.Sessions, svc.Tokens))
 
 	r.GET("/openapi.yaml", openAPI)
 	if svc.Metrics != nil {
-		r.GET("/metrics", gin.WrapH(svc.Metrics))
+		r.GET("/metrics", chain(mw.MetricsAuth, gin.WrapH(svc.Metrics))...)
 	}
 	// Not chain(): a missing Authenticate or RequireAdmin must fail
 	// closed, never leave the admin routes open.

@@ -2,6 +2,8 @@ package middleware
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -70,4 +72,24 @@ func RequireAdmin(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+var errBadSecret = &services.Error{Code: services.CodeInvalidToken, Detail: "Send the configured token as 'Authorization: Bearer <token>'."}
+
+// RequireBearerSecret lets through only requests whose Bearer token is
+// secret (AUTHD_METRICS_TOKEN on /metrics); others get 401 invalid_token.
+// SHA-256 digests of both are compared in constant time, so the timing
+// shows neither the secret's bytes nor its length.
+func RequireBearerSecret(secret string) gin.HandlerFunc {
+	want := sha256.Sum256([]byte(secret))
+	return func(c *gin.Context) {
+		raw, ok := BearerToken(c)
+		got := sha256.Sum256([]byte(raw))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !ok {
+			c.Header("WWW-Authenticate", "Bearer")
+			WriteProblem(c, errBadSecret)
+			return
+		}
+		c.Next()
+	}
 }

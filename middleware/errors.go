@@ -4,63 +4,53 @@
 package middleware
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/authd/authd/services"
 )
 
-// statusOf is the only map from error codes to HTTP statuses.
-var statusOf = map[string]int{
-	services.CodeInvalidRequest:     http.StatusBadRequest,
-	services.CodeWeakPassword:       http.StatusBadRequest,
-	services.CodePasswordTooLong:    http.StatusBadRequest,
-	services.CodePayloadTooLarge:    http.StatusRequestEntityTooLarge,
-	services.CodeUnsupportedMedia:   http.StatusUnsupportedMediaType,
-	services.CodeEmailTaken:         http.StatusConflict,
-	services.CodeLastAdmin:          http.StatusConflict,
-	services.CodeSignupDisabled:     http.StatusForbidden,
-	services.CodeForbidden:          http.StatusForbidden,
-	services.CodeRateLimited:        http.StatusTooManyRequests,
-	services.CodeInvalidCredentials: http.StatusUnauthorized,
-	services.CodeInvalidToken:       http.StatusUnauthorized,
-	services.CodeTokenExpired:       http.StatusUnauthorized,
-	services.CodeRefreshTokenReused: http.StatusUnauthorized,
-	services.CodeSessionRevoked:     http.StatusUnauthorized,
-	services.CodeFreshTokenRequired: http.StatusUnauthorized,
-	services.CodeNotFound:           http.StatusNotFound,
-	services.CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
-	services.CodeOverloaded:         http.StatusServiceUnavailable,
-	services.CodeUnavailable:        http.StatusServiceUnavailable,
-	services.CodeInternal:           http.StatusInternalServerError,
+// spec is what the contract says about one error code: the HTTP status and
+// title of its problem, and the RFC 6749 §5.2 error the OAuth endpoints
+// answer instead (empty where they never answer the code: invalid_request,
+// or server_error for a 5xx).
+type spec struct {
+	Status int
+	Title  string
+	OAuth  string
 }
 
-// titles are the short human titles of the problem types.
-var titles = map[string]string{
-	services.CodeInvalidRequest:     "Invalid request",
-	services.CodeWeakPassword:       "Weak password",
-	services.CodePasswordTooLong:    "Password too long",
-	services.CodePayloadTooLarge:    "Payload too large",
-	services.CodeUnsupportedMedia:   "Unsupported media type",
-	services.CodeEmailTaken:         "Email taken",
-	services.CodeLastAdmin:          "Last admin",
-	services.CodeSignupDisabled:     "Sign-up disabled",
-	services.CodeForbidden:          "Forbidden",
-	services.CodeRateLimited:        "Too many requests",
-	services.CodeInvalidCredentials: "Invalid credentials",
-	services.CodeInvalidToken:       "Invalid token",
-	services.CodeTokenExpired:       "Token expired",
-	services.CodeRefreshTokenReused: "Refresh token reused",
-	services.CodeSessionRevoked:     "Session revoked",
-	services.CodeFreshTokenRequired: "Fresh token required",
-	services.CodeNotFound:           "Not found",
-	services.CodeMethodNotAllowed:   "Method not allowed",
-	services.CodeOverloaded:         "Overloaded",
-	services.CodeUnavailable:        "Service unavailable",
-	services.CodeInternal:           "Internal error",
+// codes is the one table of error codes. Every refresh-token failure is
+// invalid_grant under /oauth: the client's only remedy is to sign in again.
+var codes = map[string]spec{
+	services.CodeInvalidRequest:       {http.StatusBadRequest, "Invalid request", "invalid_request"},
+	services.CodeWeakPassword:         {http.StatusBadRequest, "Weak password", ""},
+	services.CodePasswordTooLong:      {http.StatusBadRequest, "Password too long", ""},
+	services.CodeUnsupportedGrantType: {http.StatusBadRequest, "Unsupported grant type", "unsupported_grant_type"},
+	services.CodeInvalidScope:         {http.StatusBadRequest, "Invalid scope", "invalid_scope"},
+	services.CodePayloadTooLarge:      {http.StatusRequestEntityTooLarge, "Payload too large", "invalid_request"},
+	services.CodeUnsupportedMedia:     {http.StatusUnsupportedMediaType, "Unsupported media type", "invalid_request"},
+	services.CodeEmailTaken:           {http.StatusConflict, "Email taken", ""},
+	services.CodeLastAdmin:            {http.StatusConflict, "Last admin", ""},
+	services.CodeSignupDisabled:       {http.StatusForbidden, "Sign-up disabled", ""},
+	services.CodeForbidden:            {http.StatusForbidden, "Forbidden", ""},
+	services.CodeRateLimited:          {http.StatusTooManyRequests, "Too many requests", "rate_limited"},
+	services.CodeInvalidCredentials:   {http.StatusUnauthorized, "Invalid credentials", ""},
+	services.CodeInvalidToken:         {http.StatusUnauthorized, "Invalid token", "invalid_grant"},
+	services.CodeTokenExpired:         {http.StatusUnauthorized, "Token expired", "invalid_grant"},
+	services.CodeRefreshTokenReused:   {http.StatusUnauthorized, "Refresh token reused", "invalid_grant"},
+	services.CodeSessionRevoked:       {http.StatusUnauthorized, "Session revoked", "invalid_grant"},
+	services.CodeFreshTokenRequired:   {http.StatusUnauthorized, "Fresh token required", ""},
+	services.CodeNotFound:             {http.StatusNotFound, "Not found", ""},
+	services.CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed", ""},
+	services.CodeOverloaded:           {http.StatusServiceUnavailable, "Overloaded", "temporarily_unavailable"},
+	services.CodeUnavailable:          {http.StatusServiceUnavailable, "Service unavailable", "temporarily_unavailable"},
+	services.CodeInternal:             {http.StatusInternalServerError, "Internal error", "server_error"},
 }
 
 // defaultDetails are shown when an error carries no detail of its own.
@@ -72,10 +62,28 @@ var defaultDetails = map[string]string{
 
 // StatusOf returns the HTTP status of an error code.
 func StatusOf(code string) int {
-	if s, ok := statusOf[code]; ok {
-		return s
+	if s, ok := codes[code]; ok {
+		return s.Status
 	}
 	return http.StatusInternalServerError
+}
+
+// OAuthErrorOf returns the RFC 6749 §5.2 error and HTTP status with which
+// the OAuth endpoints answer an error code. §5.2 answers 400 for every
+// client error; rate limits and server errors keep their status.
+func OAuthErrorOf(code string) (name string, status int) {
+	status = StatusOf(code)
+	name = codes[code].OAuth
+	switch {
+	case name == "" && status >= 500:
+		name = "server_error"
+	case name == "":
+		name = "invalid_request"
+	}
+	if status != http.StatusTooManyRequests && status < 500 {
+		status = http.StatusBadRequest
+	}
+	return name, status
 }
 
 // Problem is an RFC 9457 problem details body with authd's stable code.
@@ -95,18 +103,19 @@ func ProblemFor(err error) Problem {
 		detail = defaultDetails[code]
 	}
 	if detail == "" {
-		detail = titles[code] + "."
+		detail = codes[code].Title + "."
 	}
 	return Problem{
 		Type:   "https://authd.dev/problems/" + code,
-		Title:  titles[code],
+		Title:  codes[code].Title,
 		Status: StatusOf(code),
 		Detail: detail,
 		Code:   code,
 	}
 }
 
-// WriteProblem writes err as application/problem+json and aborts.
+// WriteProblem writes err as application/problem+json and aborts; on the
+// routes behind OAuthErrors, as an RFC 6749 §5.2 error instead.
 func WriteProblem(c *gin.Context, err error) {
 	p := ProblemFor(err)
 	switch p.Code {
@@ -115,8 +124,54 @@ func WriteProblem(c *gin.Context, err error) {
 	case services.CodeOverloaded:
 		c.Header("Retry-After", "1")
 	}
+	if c.GetBool(oauthErrorsKey) {
+		writeOAuthError(c, p)
+		return
+	}
 	c.Header("Content-Type", "application/problem+json")
 	c.AbortWithStatusJSON(p.Status, p)
+}
+
+const oauthErrorsKey = "authd.oauth_errors"
+
+// OAuthErrors makes every error of the routes behind it, wherever it is
+// written (a handler, a rate limit, panic recovery), an RFC 6749 §5.2 JSON
+// error rather than a problem: what standard OAuth clients understand.
+func OAuthErrors(c *gin.Context) {
+	c.Set(oauthErrorsKey, true)
+	c.Next()
+}
+
+// oauthErrorBody is the JSON body of an RFC 6749 §5.2 error.
+type oauthErrorBody struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+// writeOAuthError writes the problem p as an RFC 6749 §5.2 error and aborts.
+// Headers set before (Retry-After, X-RateLimit-*) stay.
+func writeOAuthError(c *gin.Context, p Problem) {
+	name, status := OAuthErrorOf(p.Code)
+	body, _ := json.Marshal(oauthErrorBody{Error: name, ErrorDescription: errorDescription(p.Detail)})
+	c.Header("Content-Type", "application/json; charset=utf-8")
+	c.AbortWithStatus(status)
+	_, _ = c.Writer.Write(body)
+}
+
+// errorDescription keeps only the characters RFC 6749 §5.2 allows in
+// error_description (printable ASCII without '"' and '\').
+func errorDescription(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteByte('\'')
+		case r == '\\' || r < 0x20 || r > 0x7e:
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // Errors renders the error a handler left in c.Errors as problem+json, and

@@ -254,10 +254,17 @@ func (a *Accounts) User(ctx context.Context, id uuid.UUID) (*models.User, error)
 }
 
 // Reauthenticate checks the password of the principal's user and issues a
-// fresh access token for the same session. Returns CodeInvalidCredentials.
+// fresh access token for the same session. A session that has ended
+// (revoked, past its absolute lifetime or idle beyond the refresh-token
+// lifetime) gets no new token, even while the access token presented is
+// still valid: a fresh token would keep a dead session usable. Returns
+// CodeSessionRevoked, CodeTokenExpired or CodeInvalidCredentials.
 func (a *Accounts) Reauthenticate(ctx context.Context, p Principal, pw string, meta Meta) (AccessToken, error) {
 	u, err := a.User(ctx, p.UserID)
 	if err != nil {
+		return AccessToken{}, err
+	}
+	if err := a.ses.checkLive(ctx, p); err != nil {
 		return AccessToken{}, err
 	}
 	candidate, hash := pw, u.PasswordHash
@@ -337,6 +344,44 @@ func (a *Accounts) ChangePassword(ctx context.Context, p Principal, current, nex
 	})
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
+	}
+	return nil
+}
+
+var errSessionEnded = &Error{Code: CodeTokenExpired, Detail: "The session has expired; sign in again."}
+
+// checkLive returns nil while the principal's session could still be
+// refreshed. It reads, never writes: checking a session extends nothing.
+// The rule is the refresh's: models.FindUserSession selects sessions that
+// are neither revoked nor past their absolute lifetime, and the session's
+// newest refresh token (whose expiry is the idle timeout, capped at the
+// absolute one) must not have expired. Returns CodeSessionRevoked or
+// CodeTokenExpired.
+func (s *Sessions) checkLive(ctx context.Context, p Principal) error {
+	now := s.now()
+	_, err := models.FindUserSession(ctx, s.db, p.UserID, p.SessionID, now)
+	if errors.Is(err, models.ErrNotFound) {
+		sess, err := models.FindSessionByID(ctx, s.db, p.SessionID)
+		if err == nil && sess.RevokedAt != nil {
+			return errSessionRevoked
+		}
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			return fmt.Errorf("find session: %w", err)
+		}
+		return errSessionEnded // expired, or deleted since it ended
+	}
+	if err != nil {
+		return fmt.Errorf("find session: %w", err)
+	}
+	head, err := models.LatestRefreshToken(ctx, s.db, p.SessionID)
+	if errors.Is(err, models.ErrNotFound) {
+		return errSessionEnded
+	}
+	if err != nil {
+		return fmt.Errorf("find refresh token: %w", err)
+	}
+	if !head.ExpiresAt.After(now) {
+		return errSessionEnded
 	}
 	return nil
 }

@@ -122,9 +122,13 @@ func (a *Admin) user(ctx context.Context, id uuid.UUID) (*models.User, error) {
 // RevokeUserSessions ends every active session of the user (reason
 // admin_revoked, actor the admin) in one transaction with their events, and
 // returns how many it ended. All of the user's tokens stop working: refresh
-// tokens at once, access tokens through the revocation set. Returns
-// CodeNotFound for an unknown user.
+// tokens at once, access tokens through the revocation set. Like signing
+// out other devices it needs a fresh access token, checked before the
+// look-up. Returns CodeFreshTokenRequired or CodeNotFound for an unknown user.
 func (a *Admin) RevokeUserSessions(ctx context.Context, admin Principal, userID uuid.UUID, meta Meta) (int, error) {
+	if !admin.Fresh {
+		return 0, errFreshRequired
+	}
 	if _, err := a.user(ctx, userID); err != nil {
 		return 0, err
 	}
@@ -150,8 +154,13 @@ func (a *Admin) RevokeUserSessions(ctx context.Context, admin Principal, userID 
 
 // RevokeSession ends one session (reason admin_revoked, actor the admin).
 // Ending a session that has ended already succeeds and records nothing.
-// Returns CodeNotFound for an unknown session.
+// It needs a fresh access token, checked before the look-up so that it
+// tells nothing about which ids exist. Returns CodeFreshTokenRequired or
+// CodeNotFound for an unknown session.
 func (a *Admin) RevokeSession(ctx context.Context, admin Principal, id uuid.UUID, meta Meta) error {
+	if !admin.Fresh {
+		return errFreshRequired
+	}
 	if _, err := models.FindSessionByID(ctx, a.db, id); errors.Is(err, models.ErrNotFound) {
 		return errSessionMissing
 	} else if err != nil {

@@ -33,6 +33,12 @@ const (
 	CodeInternal           = "internal"
 )
 
+// Codes that only the OAuth endpoints answer, as RFC 6749 §5.2 errors.
+const (
+	CodeUnsupportedGrantType = "unsupported_grant_type"
+	CodeInvalidScope         = "invalid_scope"
+)
+
 // Error is a failure the client may see. Code is the stable value from the
 // contract; Detail is a human sentence that clients must not parse.
 type Error struct {

@@ -42,8 +42,9 @@ func TestBrowser_AdminSecurity(t *testing.T) {
 	if r := s.Refresh(t, stolen.RefreshToken, apitest.UA(uaThief)); r.Status != http.StatusUnauthorized || r.Code() != "refresh_token_reused" {
 		t.Fatalf("the replay = %d %q, want 401 refresh_token_reused", r.Status, r.Code())
 	}
-	// The victim's other device, for the admin to revoke.
+	// The victim's other devices, for the admin to revoke.
 	phone := s.Login(t, victimEmail, apitest.Password, apitest.UA(uaSafariIPhone))
+	laptop := s.Login(t, victimEmail, apitest.Password, apitest.UA(uaFirefoxLinux))
 
 	tab := b.Tab()
 	t.Run("a user who is not an admin is refused", func(t *testing.T) {
@@ -116,19 +117,65 @@ func TestBrowser_AdminSecurity(t *testing.T) {
 		}
 	})
 
-	t.Run("revoke a session of the user", func(t *testing.T) {
-		tab := tab.For(t)
+	// A reload trades the cookie for a new access token, which is not
+	// fresh: every admin revocation must ask for the admin's password and
+	// then retry (issue 15 item 7).
+	openVictim := func(t *testing.T, tab *Tab, active int) {
+		t.Helper()
+		tab.Open(s.URL + "/admin/security")
+		tab.WaitFor("the events", `document.querySelectorAll('#events-body tr[data-event-id]').length > 0`)
+		tab.Type("#f-email", victimEmail)
 		tab.Click("#f-user-sessions")
-		tab.WaitFor("the user's sessions", Visible("#user-panel")+` && document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 1`)
+		tab.WaitFor("the user's sessions", Visible("#user-panel")+fmt.Sprintf(` && document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === %d`, active))
 		if got := tab.Text("#user-title"); !strings.Contains(got, victimEmail) {
 			t.Errorf("panel title = %q", got)
 		}
-		tab.Click(fmt.Sprintf(`#user-sessions-body tr[data-session-id=%q] button.revoke`, phone.SessionID))
-		tab.WaitFor("no active session left", `document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 0`)
+	}
+	promptOpen := `document.getElementById('reauth').open`
+
+	t.Run("revoke a session of the user after confirming the password", func(t *testing.T) {
+		tab := tab.For(t)
+		openVictim(t, tab, 2)
+		revoke := fmt.Sprintf(`#user-sessions-body tr[data-session-id=%q] button.revoke`, phone.SessionID)
+		tab.Click(revoke)
+		tab.WaitFor("the password prompt", promptOpen)
+		tab.Click("#reauth-cancel")
+		tab.WaitFor("the prompt to close", "!"+promptOpen)
+		if n := tab.Count("#user-sessions-body tr[data-session-id]"); n != 2 {
+			t.Fatalf("after a cancelled prompt %d sessions are listed, want both still active", n)
+		}
+
+		tab.Click(revoke)
+		tab.WaitFor("the password prompt", promptOpen)
+		tab.Screenshots("admin-reauth")
+		tab.Type("#reauth-password", "wrong password, surely")
+		tab.PressEnter("#reauth-password")
+		tab.WaitFor("the prompt's error", `document.getElementById('reauth-error').textContent !== ''`)
+		tab.Type("#reauth-password", apitest.Password)
+		tab.PressEnter("#reauth-password")
+		tab.WaitFor("one active session left", `document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 1`)
+		if Eval[bool](tab, promptOpen) {
+			t.Error("the password prompt is still open")
+		}
 		wantRefreshRefused(t, s, phone, "the victim's phone")
+	})
+
+	t.Run("revoke all sessions of the user after confirming the password", func(t *testing.T) {
+		tab := tab.For(t)
+		openVictim(t, tab, 1)
+		tab.Click("#revoke-all")
+		tab.Click("#revoke-all") // the deliberate second click
+		tab.WaitFor("the password prompt", promptOpen)
+		tab.Type("#reauth-password", apitest.Password)
+		tab.PressEnter("#reauth-password")
+		tab.WaitFor("no active session left", `document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 0`)
+		if got := tab.Text("#flash"); !strings.Contains(got, "Revoked 1 session") {
+			t.Errorf("flash = %q, want it to count one revoked session", got)
+		}
+		wantRefreshRefused(t, s, laptop, "the victim's laptop")
 
 		Eval[bool](tab, `(() => { const s = document.getElementById('user-state'); s.value = 'all'; s.dispatchEvent(new Event('change')); return true; })()`)
-		tab.WaitFor("both revoked sessions", `document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 2`)
+		tab.WaitFor("the three revoked sessions", `document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 3`)
 		text := tab.Text("#user-sessions-body")
 		for _, want := range []string{"revoked: reuse_detected", "revoked: admin_revoked"} {
 			if !strings.Contains(text, want) {

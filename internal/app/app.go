@@ -255,6 +255,8 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 		LimitAccount:  rl.PerAccount("login_account", a.cfg.RateLoginAccount.Rates),
 		LimitDevice:   rl.PerDevice("login_device", a.cfg.RateLoginDevice.Rates),
 		LimitReauth:   rl.PerSession("reauth_session", a.cfg.RateReauthSession.Rates),
+		MetricsAuth:   a.metricsAuth(),
+		OAuthErrors:   middleware.OAuthErrors,
 	}, handlers.Options{CookieSecure: a.cfg.CookieSecure})
 	return r, nil
 }
@@ -297,12 +299,23 @@ func (a *App) openRateLimits(ctx context.Context) error {
 func (a *App) RateLimitStore() *ratelimit.Store { return a.limits }
 
 // publicMetrics is the /metrics handler of the main address: none when the
-// metrics have an address of their own.
+// metrics have an address of their own, nor in production without
+// AUTHD_METRICS_TOKEN (the metrics tell an outsider too much: traffic,
+// failed logins, reuse detections).
 func (a *App) publicMetrics() http.Handler {
-	if a.cfg.MetricsAddr != "" {
+	if a.cfg.MetricsAddr != "" || (a.cfg.Env == "production" && a.cfg.MetricsToken == "") {
 		return nil
 	}
 	return metrics.Handler()
+}
+
+// metricsAuth guards /metrics on the main address with AUTHD_METRICS_TOKEN
+// when it is set; nil (open, for development) when it is not.
+func (a *App) metricsAuth() gin.HandlerFunc {
+	if a.cfg.MetricsToken == "" {
+		return nil
+	}
+	return middleware.RequireBearerSecret(a.cfg.MetricsToken)
 }
 
 // Close releases the database and background work.

@@ -29,6 +29,9 @@ type Config struct {
 	TLSCertFile string `env:"AUTHD_TLS_CERT_FILE"`
 	TLSKeyFile  string `env:"AUTHD_TLS_KEY_FILE"`
 	MetricsAddr string `env:"AUTHD_METRICS_ADDR"`
+	// MetricsToken, when set, is the Bearer token that /metrics on the main
+	// address needs; in production an empty one turns that route off.
+	MetricsToken string `env:"AUTHD_METRICS_TOKEN"`
 
 	DatabaseURL    string        `env:"AUTHD_DATABASE_URL"`
 	SQLitePath     string        `env:"AUTHD_SQLITE_PATH" envDefault:"authd.db"`
@@ -160,9 +163,26 @@ func parseRate(s string) (limiter.Rate, error) {
 // (RFC 7518 §3.2: a key at least as long as the hash output).
 const minSecretBytes = 32
 
-// Load reads the configuration from getenv and validates it. Errors
-// name the variable at fault.
+// Load reads the configuration from getenv in three steps: parse, a pure
+// function of the environment; validate, which changes nothing and reports
+// every problem at once, each naming its variable; and, only for a valid
+// configuration, resolve, the one step with side effects (randomness, the
+// file system, the CPU count).
 func Load(getenv func(string) string) (Config, error) {
+	cfg, err := parse(getenv)
+	if err := joinProblems(err, cfg.validate()); err != nil {
+		return cfg, err
+	}
+	if err := cfg.resolve(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// parse reads every AUTHD_* variable of getenv into a Config with its
+// defaults. It depends on nothing but getenv. A variable that does not
+// parse is a *configError, and keeps its field's zero value.
+func parse(getenv func(string) string) (Config, error) {
 	var cfg Config
 	params, err := env.GetFieldParams(&cfg)
 	if err != nil {
@@ -177,11 +197,16 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
 		return cfg, explainEnvError(err, &cfg)
 	}
-	if err := cfg.validate(); err != nil {
-		return cfg, err
-	}
 	return cfg, nil
 }
+
+// configError is one problem of the configuration, naming its variable.
+type configError struct {
+	Var     string
+	Problem string
+}
+
+func (e *configError) Error() string { return e.Var + ": " + e.Problem }
 
 // explainEnvError rewrites the library's errors to name the variable.
 func explainEnvError(err error, cfg *Config) error {
@@ -189,25 +214,62 @@ func explainEnvError(err error, cfg *Config) error {
 	if !errors.As(err, &agg) {
 		return err
 	}
-	var msgs []string
+	var errs []error
 	t := reflect.TypeOf(*cfg)
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
 			if f, ok := t.FieldByName(pe.Name); ok {
-				msgs = append(msgs, fmt.Sprintf("%s: %v", f.Tag.Get("env"), pe.Err))
+				errs = append(errs, &configError{Var: f.Tag.Get("env"), Problem: pe.Err.Error()})
 				continue
 			}
 		}
-		msgs = append(msgs, e.Error())
+		errs = append(errs, e)
 	}
-	return errors.New(strings.Join(msgs, "; "))
+	return errors.Join(errs...)
 }
 
-func (c *Config) validate() error {
-	var errs []string
+// joinProblems joins the problems of parsing and of validation. A variable
+// that did not parse holds a zero value, so its validation problems would
+// only repeat the parse problem, which says what is wrong: they are left out.
+func joinProblems(parsed, validated error) error {
+	failed := make(map[string]bool)
+	errs := problemsOf(parsed)
+	for _, e := range errs {
+		var ce *configError
+		if errors.As(e, &ce) {
+			failed[ce.Var] = true
+		}
+	}
+	for _, e := range problemsOf(validated) {
+		var ce *configError
+		if errors.As(e, &ce) && failed[ce.Var] {
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// problemsOf returns the errors that errors.Join joined into err.
+func problemsOf(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// validate checks the parsed configuration and returns every problem at
+// once (errors.Join of *configError, each naming its variable). It has no
+// side effects: a value receiver, no I/O, no randomness; what needs those
+// is resolve's.
+func (c Config) validate() error {
+	var errs []error
 	bad := func(name, format string, args ...any) {
-		errs = append(errs, name+": "+fmt.Sprintf(format, args...))
+		errs = append(errs, &configError{Var: name, Problem: fmt.Sprintf(format, args...)})
 	}
 	switch c.Env {
 	case "development", "production", "test":
@@ -220,26 +282,12 @@ func (c *Config) validate() error {
 		switch {
 		case c.JWTSecret == "" && production:
 			bad("AUTHD_JWT_SECRET", "is required in production (at least %d random bytes)", minSecretBytes)
-		case c.JWTSecret == "":
-			secret := make([]byte, minSecretBytes)
-			_, _ = rand.Read(secret)
-			c.JWTSecretBytes = secret
-			c.Warnings = append(c.Warnings, "AUTHD_JWT_SECRET is not set: using a random secret, so tokens die with this process and other instances reject them (development only)")
-		case len(c.JWTSecret) < minSecretBytes && production:
+		case len(c.JWTSecret) < minSecretBytes && c.JWTSecret != "" && production:
 			bad("AUTHD_JWT_SECRET", "is %d bytes; production needs at least %d", len(c.JWTSecret), minSecretBytes)
-		default:
-			if len(c.JWTSecret) < minSecretBytes {
-				c.Warnings = append(c.Warnings, fmt.Sprintf("AUTHD_JWT_SECRET is shorter than %d bytes: production refuses it", minSecretBytes))
-			}
-			c.JWTSecretBytes = []byte(c.JWTSecret)
 		}
 	case "EdDSA":
 		if c.JWTPrivateKeyFile == "" {
 			bad("AUTHD_JWT_PRIVATE_KEY_FILE", "is required with AUTHD_JWT_ALG=EdDSA (create one with `authd keys generate`)")
-		} else if key, err := readPrivateKey(c.JWTPrivateKeyFile); err != nil {
-			bad("AUTHD_JWT_PRIVATE_KEY_FILE", "%v", err)
-		} else {
-			c.PrivateKey = key
 		}
 	default:
 		bad("AUTHD_JWT_ALG", "must be HS256 or EdDSA, not %q", c.JWTAlg)
@@ -290,9 +338,6 @@ func (c *Config) validate() error {
 	if c.BcryptConcurrency < 0 {
 		bad("AUTHD_BCRYPT_CONCURRENCY", "must not be negative")
 	}
-	if c.BcryptConcurrency == 0 {
-		c.BcryptConcurrency = runtime.NumCPU()
-	}
 	if c.PasswordMinLength < 8 || c.PasswordMinLength > 64 {
 		bad("AUTHD_PASSWORD_MIN_LENGTH", "must be between 8 and 64, not %d", c.PasswordMinLength)
 	}
@@ -341,8 +386,39 @@ func (c *Config) validate() error {
 	if c.SessionRetention < c.AccessTTL {
 		bad("AUTHD_SESSION_RETENTION", "must be at least AUTHD_ACCESS_TTL (%s), not %s", c.AccessTTL, c.SessionRetention)
 	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
+	return errors.Join(errs...)
+}
+
+// resolve derives, from a valid configuration, what validation must not
+// touch: the HS256 key (a random one, with a warning, in development
+// without AUTHD_JWT_SECRET), the Ed25519 key read from its file, and the
+// bcrypt concurrency of this machine when none is set.
+func (c *Config) resolve() error {
+	switch c.JWTAlg {
+	case "HS256":
+		switch {
+		case c.JWTSecret == "":
+			secret := make([]byte, minSecretBytes)
+			if _, err := rand.Read(secret); err != nil {
+				return fmt.Errorf("AUTHD_JWT_SECRET: generate a development secret: %w", err)
+			}
+			c.JWTSecretBytes = secret
+			c.Warnings = append(c.Warnings, "AUTHD_JWT_SECRET is not set: using a random secret, so tokens die with this process and other instances reject them (development only)")
+		default:
+			if len(c.JWTSecret) < minSecretBytes {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("AUTHD_JWT_SECRET is shorter than %d bytes: production refuses it", minSecretBytes))
+			}
+			c.JWTSecretBytes = []byte(c.JWTSecret)
+		}
+	case "EdDSA":
+		key, err := readPrivateKey(c.JWTPrivateKeyFile)
+		if err != nil {
+			return &configError{Var: "AUTHD_JWT_PRIVATE_KEY_FILE", Problem: err.Error()}
+		}
+		c.PrivateKey = key
+	}
+	if c.BcryptConcurrency == 0 {
+		c.BcryptConcurrency = runtime.NumCPU()
 	}
 	return nil
 }

@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +161,60 @@ func TestLoad_EdDSAKeyFile(t *testing.T) {
 	_, err = Load(envOf(map[string]string{"AUTHD_JWT_ALG": "EdDSA"}))
 	if err == nil || !strings.Contains(err.Error(), "AUTHD_JWT_PRIVATE_KEY_FILE") {
 		t.Fatalf("Load(EdDSA without key) error = %v, want one naming AUTHD_JWT_PRIVATE_KEY_FILE", err)
+	}
+}
+
+// Every bad variable is reported at once, parse and validation problems
+// together, each naming its variable once: an operator fixes them in one
+// round instead of one per start.
+func TestLoad_ReportsEveryProblemAtOnce(t *testing.T) {
+	_, err := Load(envOf(map[string]string{
+		"AUTHD_ACCESS_TTL":     "fifteen minutes", // does not parse
+		"AUTHD_SIGNUP_ENABLED": "perhaps",         // does not parse
+		"AUTHD_BCRYPT_COST":    "9",
+		"AUTHD_LOG_FORMAT":     "xml",
+		"AUTHD_CORS_ORIGINS":   "null",
+		"AUTHD_ENV":            "production", // without AUTHD_JWT_SECRET
+	}))
+	var got []string
+	for _, e := range problemsOf(err) {
+		var ce *configError
+		if !errors.As(e, &ce) {
+			t.Fatalf("problem %q names no variable", e)
+		}
+		got = append(got, ce.Var)
+	}
+	sort.Strings(got)
+	want := []string{"AUTHD_ACCESS_TTL", "AUTHD_BCRYPT_COST", "AUTHD_CORS_ORIGINS", "AUTHD_JWT_SECRET", "AUTHD_LOG_FORMAT", "AUTHD_SIGNUP_ENABLED"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Load() problems name %q, want each of %q once\n%v", got, want, err)
+	}
+}
+
+// Validation changes nothing and touches nothing: the development secret,
+// the key file and the CPU count are resolve's, after validation passed.
+func TestConfig_ValidateHasNoSideEffects(t *testing.T) {
+	cfg, err := parse(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("validate(defaults) = %v", err)
+	}
+	if cfg.JWTSecretBytes != nil || cfg.Warnings != nil || cfg.BcryptConcurrency != 0 {
+		t.Fatalf("after validate: secret %d bytes, warnings %q, bcrypt concurrency %d; want all unset",
+			len(cfg.JWTSecretBytes), cfg.Warnings, cfg.BcryptConcurrency)
+	}
+	missing := filepath.Join(t.TempDir(), "no-such-key.pem")
+	cfg, err = parse(envOf(map[string]string{"AUTHD_JWT_ALG": "EdDSA", "AUTHD_JWT_PRIVATE_KEY_FILE": missing}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("validate(EdDSA with a key file path) = %v; the file is resolve's to read", err)
+	}
+	if _, err := Load(envOf(map[string]string{"AUTHD_JWT_ALG": "EdDSA", "AUTHD_JWT_PRIVATE_KEY_FILE": missing})); err == nil ||
+		!strings.Contains(err.Error(), "AUTHD_JWT_PRIVATE_KEY_FILE") {
+		t.Fatalf("Load(EdDSA, missing key file) = %v, want an error naming AUTHD_JWT_PRIVATE_KEY_FILE", err)
 	}
 }

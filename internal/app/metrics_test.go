@@ -143,3 +143,53 @@ func TestRun_MetricsAddrAndRetention(t *testing.T) {
 		t.Error("the metrics server still answers after Run returned")
 	}
 }
+
+// In production /metrics on the main address is not public: it needs the
+// Bearer token AUTHD_METRICS_TOKEN and is not served at all without one.
+// Development without a token keeps it open (issue 15 item 12).
+func TestMetrics_ProductionNeedsToken(t *testing.T) {
+	const token = "scrape-token-0123456789abcdefghijklmnop"
+	production := map[string]string{"AUTHD_ENV": "production", "AUTHD_BCRYPT_COST": "10"}
+	with := func(extra map[string]string) map[string]string {
+		env := map[string]string{}
+		for k, v := range production {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env
+	}
+	tests := []struct {
+		name       string
+		env        map[string]string
+		header     []apitest.Header
+		wantStatus int
+		wantCode   string
+	}{
+		{"production without a token is not served", production, nil, 404, "not_found"},
+		{"production without a token ignores a Bearer", production, []apitest.Header{apitest.Bearer(token)}, 404, "not_found"},
+		{"production, no Authorization", with(map[string]string{"AUTHD_METRICS_TOKEN": token}), nil, 401, "invalid_token"},
+		{"production, wrong token", with(map[string]string{"AUTHD_METRICS_TOKEN": token}), []apitest.Header{apitest.Bearer("not-" + token)}, 401, "invalid_token"},
+		{"production, a prefix of the token", with(map[string]string{"AUTHD_METRICS_TOKEN": token}), []apitest.Header{apitest.Bearer(token[:len(token)-1])}, 401, "invalid_token"},
+		{"production, Basic instead of Bearer", with(map[string]string{"AUTHD_METRICS_TOKEN": token}), []apitest.Header{{Name: "Authorization", Value: "Basic " + token}}, 401, "invalid_token"},
+		{"production, the token", with(map[string]string{"AUTHD_METRICS_TOKEN": token}), []apitest.Header{apitest.Bearer(token)}, 200, ""},
+		{"development stays open", map[string]string{"AUTHD_ENV": "development", "AUTHD_BCRYPT_COST": "10"}, nil, 200, ""},
+		{"development with a token needs it too", map[string]string{"AUTHD_ENV": "development", "AUTHD_BCRYPT_COST": "10", "AUTHD_METRICS_TOKEN": token}, nil, 401, "invalid_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: tt.env})
+			r := s.Do(t, "GET", "/metrics", nil, tt.header...)
+			if r.Status != tt.wantStatus || r.Code() != tt.wantCode {
+				t.Fatalf("GET /metrics = %d %q, want %d %q", r.Status, r.Code(), tt.wantStatus, tt.wantCode)
+			}
+			if r.Status == 200 && !bytes.Contains(r.Body, []byte("authd_http_request_duration_seconds")) {
+				t.Errorf("GET /metrics answered 200 without authd's metrics:\n%.300s", r.Body)
+			}
+			if r.Status == 401 && r.Header.Get("WWW-Authenticate") != "Bearer" {
+				t.Errorf("WWW-Authenticate = %q, want Bearer", r.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}
