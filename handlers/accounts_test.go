@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -124,33 +125,32 @@ func TestLogin_PasswordExactlyAsTyped(t *testing.T) {
 }
 
 // AUTH-07 and AUTH-08: an unknown email looks and takes like a wrong
-// password. The timing part uses a real cost and interleaves the samples.
+// password. The timing part uses a cost at which bcrypt dominates a login,
+// at two costs so that a dummy hash at any hard-coded cost is off at one of
+// them at least. Load elsewhere on the machine (other test binaries,
+// compilers; the bcrypt workers run at nice 19, so they feel it first) must
+// not fail it, and the race detector slows both sides alike, so the test
+// runs everywhere: the two logins of a pair run back to back in random
+// order, the statistic is the median of the per-pair ratios (a load burst
+// spoils a few pairs, not the median; a slow drift cancels within each
+// pair), and a round outside the band is measured again, at most
+// enumerationRounds times, with each failed round's reason logged. A real
+// difference (a cheaper dummy hash, a skipped compare) is off by a factor
+// of two or more in every round.
 func TestLogin_NoEnumerationTiming(t *testing.T) {
+	costs := []string{"10", "11"}
 	if testdb.RaceEnabled {
-		t.Skip("timing comparison skipped under the race detector (CI runs it without -race)")
+		// The race detector makes bcrypt ten to twenty times slower: these
+		// take about as long as 10 and 11 without it, and bcrypt still
+		// dominates a login.
+		costs = []string{"6", "7"}
 	}
-	for _, cost := range []string{"10", "11"} {
+	for _, cost := range costs {
 		t.Run("cost "+cost, func(t *testing.T) {
 			s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: map[string]string{"AUTHD_BCRYPT_COST": cost}})
 			s.Register(t, "known@example.com", apitest.Password)
-			var known, unknown []time.Duration
-			var first [2]*apitest.Response
-			for i := 0; i < 12; i++ {
-				for j, email := range []string{"known@example.com", "nobody@example.com"} {
-					start := time.Now()
-					r := login(t, s, email, "wrong password entirely 99")
-					d := time.Since(start)
-					if j == 0 {
-						known = append(known, d)
-					} else {
-						unknown = append(unknown, d)
-					}
-					if first[j] == nil {
-						first[j] = r
-					}
-				}
-			}
-			a, b := first[0], first[1]
+			a := login(t, s, "known@example.com", "wrong password entirely 99")
+			b := login(t, s, "nobody@example.com", "wrong password entirely 99")
 			if a.Status != 401 || b.Status != 401 || string(a.Body) != string(b.Body) {
 				t.Fatalf("answers differ: %d %s vs %d %s", a.Status, a.Body, b.Status, b.Body)
 			}
@@ -159,12 +159,74 @@ func TestLogin_NoEnumerationTiming(t *testing.T) {
 					t.Errorf("header %s differs: %q vs %q", h, a.Header.Get(h), b.Header.Get(h))
 				}
 			}
-			mk, mu := median(known), median(unknown)
-			if ratio := float64(mu) / float64(mk); ratio < 0.8 || ratio > 1.25 {
-				t.Fatalf("median unknown-email login %v vs wrong-password %v (ratio %.2f), want within ±20%%", mu, mk, ratio)
+			for round := 1; ; round++ {
+				m := measureEnumeration(t, s)
+				if m.ratio >= 0.8 && m.ratio <= 1.25 {
+					t.Logf("round %d: %s", round, m)
+					break
+				}
+				if round == enumerationRounds {
+					t.Fatalf("round %d of %d: %s; want the median ratio within ±20%% (unknown emails must take as long as wrong passwords)",
+						round, enumerationRounds, m)
+				}
+				t.Logf("round %d of %d outside ±20%%, measuring again: %s", round, enumerationRounds, m)
 			}
 		})
 	}
+}
+
+const (
+	// enumerationPairs is the number of interleaved pairs per round (30
+	// logins of each kind, as AUTH-07 asks).
+	enumerationPairs = 30
+	// enumerationRounds bounds how often a round outside the band is
+	// measured again.
+	enumerationRounds = 3
+)
+
+// enumerationRound is one round of TestLogin_NoEnumerationTiming.
+type enumerationRound struct {
+	ratio          float64 // median of unknown/known over the pairs
+	known, unknown time.Duration
+	low, high      float64 // the lowest and highest pair ratio
+}
+
+func (m enumerationRound) String() string {
+	return fmt.Sprintf("median of %d paired ratios unknown/known %.2f (pairs from %.2f to %.2f; medians %v unknown, %v wrong password, ratio of medians %.2f)",
+		enumerationPairs, m.ratio, m.low, m.high, m.unknown.Round(time.Microsecond), m.known.Round(time.Microsecond),
+		float64(m.unknown)/float64(m.known))
+}
+
+// measureEnumeration times enumerationPairs pairs of failed logins, one for
+// the known account and one for an unknown email, in random order.
+func measureEnumeration(t *testing.T, s *apitest.Server) enumerationRound {
+	t.Helper()
+	timed := func(email string) time.Duration {
+		start := time.Now()
+		r := login(t, s, email, "wrong password entirely 99")
+		d := time.Since(start)
+		if r.Status != http.StatusUnauthorized {
+			t.Fatalf("login(%s) = %d %s, want 401", email, r.Status, r.Body)
+		}
+		return d
+	}
+	var known, unknown []time.Duration
+	ratios := make([]float64, 0, enumerationPairs)
+	for range enumerationPairs {
+		var k, u time.Duration
+		if rand.IntN(2) == 0 {
+			k = timed("known@example.com")
+			u = timed("nobody@example.com")
+		} else {
+			u = timed("nobody@example.com")
+			k = timed("known@example.com")
+		}
+		known, unknown = append(known, k), append(unknown, u)
+		ratios = append(ratios, float64(u)/float64(k))
+	}
+	sort.Float64s(ratios)
+	return enumerationRound{ratio: ratios[len(ratios)/2], known: median(known), unknown: median(unknown),
+		low: ratios[0], high: ratios[len(ratios)-1]}
 }
 
 // randomCJK returns n random 3-byte characters.

@@ -169,8 +169,12 @@ func chainsFrom(tl *timeline) *chains {
 func TestSIGTERMUnderLoad(t *testing.T) {
 	t.Parallel() // subprocess tests overlap; the in-process latency tests run alone first
 	db := dbURL(t)
+	// Three slow logins on two bcrypt workers: the third queues, and on a
+	// busy machine (the workers run at nice 19) it may queue longer than
+	// the default bcrypt wait and get 503 overloaded, which is the overload
+	// answer, not a lost drain. It may queue as long as the drain lasts.
 	env := map[string]string{"AUTHD_DATABASE_URL": db, "AUTHD_BCRYPT_COST": "10",
-		"AUTHD_DRAIN_DELAY": "500ms", "AUTHD_SHUTDOWN_TIMEOUT": "10s"}
+		"AUTHD_DRAIN_DELAY": "500ms", "AUTHD_SHUTDOWN_TIMEOUT": "10s", "AUTHD_BCRYPT_WAIT": "10s"}
 	a := startAuthd(t, "a", env)
 	targets, err := load.NewTargets([]string{a.URL})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/bench/load"
+	"github.com/authd/authd/internal/ratelimit/redistest"
 )
 
 // TestScaleOutThreeInstances: three authd processes on one PostgreSQL
@@ -18,7 +19,8 @@ import (
 func TestScaleOutThreeInstances(t *testing.T) {
 	t.Parallel() // subprocess tests overlap; the in-process latency tests run alone first
 	db := dbURL(t)
-	env := map[string]string{"AUTHD_DATABASE_URL": db, "AUTHD_REDIS_URL": "redis://127.0.0.1:6379/0"}
+	redisURL, prefix := redistest.Shared(t)
+	env := map[string]string{"AUTHD_DATABASE_URL": db, "AUTHD_REDIS_URL": redisURL, "AUTHD_RATE_PREFIX": prefix}
 	a := startAuthd(t, "a", env) // migrates first
 	b := startAuthd(t, "b", env)
 	c := startAuthd(t, "c", env)
@@ -120,10 +122,10 @@ func TestScaleOutRevocationReachesAll(t *testing.T) {
 func TestScaleOutRateLimitIsGlobal(t *testing.T) {
 	t.Parallel() // subprocess tests overlap; the in-process latency tests run alone first
 	db := dbURL(t)
-	env := map[string]string{"AUTHD_DATABASE_URL": db, "AUTHD_REDIS_URL": "redis://127.0.0.1:6379/0",
-		// A prefix of this run's own, so no other test shares the counters.
-		"AUTHD_RATE_PREFIX":   "authd-faults-" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		"AUTHD_RATE_LOGIN_IP": "10-M"}
+	// A prefix of this test's own, so no other test shares the counters.
+	redisURL, prefix := redistest.Shared(t)
+	env := map[string]string{"AUTHD_DATABASE_URL": db, "AUTHD_REDIS_URL": redisURL,
+		"AUTHD_RATE_PREFIX": prefix, "AUTHD_RATE_LOGIN_IP": "10-M"}
 	ins := []*Instance{startAuthd(t, "a", env), startAuthd(t, "b", env), startAuthd(t, "c", env)}
 	cl := &load.Client{HTTP: load.NewHTTPClient(4)}
 	ctx := context.Background()

@@ -1,21 +1,119 @@
-// Package redistest runs a private redis-server for fault-injection tests: a
-// spare loopback port, no persistence, and helpers to kill, hang (SIGSTOP),
-// resume and restart it on the same port.
+// Package redistest gives tests a Redis: Shared, the test Redis named by
+// AUTHD_TEST_REDIS_URL with a key prefix of the test's own, or Start, a
+// private redis-server for fault-injection tests (a spare loopback port, no
+// persistence, and helpers to kill, hang (SIGSTOP), resume and restart it on
+// the same port). Tests skip without one, unless AUTHD_TEST_REQUIRE_DB=1 (as
+// in CI), where they fail.
 package redistest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
+
+// DefaultURL is the Redis the tests share unless AUTHD_TEST_REDIS_URL names
+// another (for instance one with a database number of its own,
+// redis://127.0.0.1:6379/9).
+const DefaultURL = "redis://127.0.0.1:6379"
+
+// BaseURL returns the URL of the shared test Redis.
+func BaseURL() string {
+	if u := os.Getenv("AUTHD_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+func required() bool { return os.Getenv("AUTHD_TEST_REQUIRE_DB") == "1" }
+
+var (
+	sharedOnce sync.Once
+	sharedErr  error
+)
+
+func checkShared() error {
+	sharedOnce.Do(func() {
+		opt, err := redis.ParseURL(BaseURL())
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		opt.MaxRetries = -1
+		c := redis.NewClient(opt)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		sharedErr = c.Ping(ctx).Err()
+	})
+	return sharedErr
+}
+
+// Shared returns the URL of the shared test Redis and a random key prefix
+// for t; the test writes only under that prefix (AUTHD_RATE_PREFIX), in the
+// database the URL names, and the keys under it are deleted when t ends. t
+// is skipped when that Redis does not answer, or fails under
+// AUTHD_TEST_REQUIRE_DB=1.
+func Shared(t testing.TB) (redisURL, prefix string) {
+	t.Helper()
+	if err := checkShared(); err != nil {
+		if required() {
+			t.Fatalf("Redis at %s is required (AUTHD_TEST_REQUIRE_DB=1): %v", redact(BaseURL()), err)
+		}
+		t.Skipf("Redis not reachable at %s (set AUTHD_TEST_REDIS_URL): %v", redact(BaseURL()), err)
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	prefix = "authd-test-" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		opt, err := redis.ParseURL(BaseURL())
+		if err != nil {
+			t.Errorf("AUTHD_TEST_REDIS_URL: %v", err)
+			return
+		}
+		c := redis.NewClient(opt)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("scan Redis keys under %s: %v", prefix, err)
+			return
+		}
+		if len(keys) > 0 {
+			if err := c.Del(ctx, keys...).Err(); err != nil {
+				t.Errorf("delete Redis keys under %s: %v", prefix, err)
+			}
+		}
+	})
+	return BaseURL(), prefix
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return p.Redacted()
+}
 
 // Server is a redis-server process owned by a test.
 type Server struct {
@@ -30,7 +128,7 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("AUTHD_TEST_REQUIRE_DB") == "1" {
+		if required() {
 			t.Fatalf("redis-server is required (AUTHD_TEST_REQUIRE_DB=1): %v", err)
 		}
 		t.Skipf("redis-server not installed: %v", err)
