@@ -352,26 +352,28 @@ var errSessionEnded = &Error{Code: CodeTokenExpired, Detail: "The session has ex
 
 // checkLive returns nil while the principal's session could still be
 // refreshed. It reads, never writes: checking a session extends nothing.
-// The rule is the refresh's: models.FindUserSession selects sessions that
-// are neither revoked nor past their absolute lifetime, and the session's
-// newest refresh token (whose expiry is the idle timeout, capped at the
-// absolute one) must not have expired. Returns CodeSessionRevoked or
+// The rule is the refresh's own (services/rotation.go): the session must be
+// active (SessionState.ActiveAt: not revoked, not past its absolute
+// lifetime) and its newest refresh token, whose expiry is the idle timeout
+// capped at the absolute one, not expired. Returns CodeSessionRevoked or
 // CodeTokenExpired.
 func (s *Sessions) checkLive(ctx context.Context, p Principal) error {
 	now := s.now()
-	_, err := models.FindUserSession(ctx, s.db, p.UserID, p.SessionID, now)
-	if errors.Is(err, models.ErrNotFound) {
-		sess, err := models.FindSessionByID(ctx, s.db, p.SessionID)
-		if err == nil && sess.RevokedAt != nil {
-			return errSessionRevoked
-		}
-		if err != nil && !errors.Is(err, models.ErrNotFound) {
-			return fmt.Errorf("find session: %w", err)
-		}
-		return errSessionEnded // expired, or deleted since it ended
-	}
-	if err != nil {
+	sess, err := models.FindSessionByID(ctx, s.db, p.SessionID)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return errSessionEnded // deleted by retention since it ended
+	case err != nil:
 		return fmt.Errorf("find session: %w", err)
+	case sess.UserID != p.UserID:
+		return errSessionEnded
+	}
+	state := SessionStateOf(sess)
+	if state.RevokedAt != nil {
+		return errSessionRevoked
+	}
+	if !state.ActiveAt(now) {
+		return errSessionEnded
 	}
 	head, err := models.LatestRefreshToken(ctx, s.db, p.SessionID)
 	if errors.Is(err, models.ErrNotFound) {
@@ -380,7 +382,7 @@ func (s *Sessions) checkLive(ctx context.Context, p Principal) error {
 	if err != nil {
 		return fmt.Errorf("find refresh token: %w", err)
 	}
-	if !head.ExpiresAt.After(now) {
+	if expired(head.ExpiresAt, now) {
 		return errSessionEnded
 	}
 	return nil
