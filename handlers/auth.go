@@ -7,8 +7,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"github.com/authd/authd/internal/device"
 	"github.com/authd/authd/services"
+	"github.com/authd/authd/services/device"
 )
 
 type registerRequest struct {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/authd/authd/internal/device"
+	"github.com/authd/authd/services/device"
 )
 
 // FuzzClientAddress: whatever X-Forwarded-For and X-Real-IP say, the client

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/metrics"
 )
 
 // Metrics observes the duration of every request by route template, method

@@ -16,9 +16,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/ulule/limiter/v3"
 
-	"github.com/authd/authd/internal/device"
-	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/services"
+	"github.com/authd/authd/services/device"
 )
 
 // RateLimitRecorder records a rate_limited security event
@@ -32,7 +32,7 @@ type RateLimitRecorder interface {
 // proofs only, per account and per known device on login and per session on
 // re-authentication and password change. It does not use ulule's gin middleware, whose default
 // error handler panics on a store error (F7); the store it gets is expected
-// to fall back rather than fail (internal/ratelimit.Store), and a store
+// to fall back rather than fail (internal/platform/ratelimit.Store), and a store
 // error that still arrives is a 503, never a 500 and never a pass.
 //
 // Counter keys hold no raw email or address: each is a keyed hash, so a

@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/authd/authd/internal/apitest"
-	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/ratelimit/redistest"
+	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/models"
 )
 

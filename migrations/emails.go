@@ -7,11 +7,11 @@ import (
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/authd/authd/internal/emailaddr"
+	"github.com/authd/authd/models/emailaddr"
 )
 
 // emailFormsVersion is the version of the migration that rewrites stored
-// emails into the form of internal/emailaddr. It is Go, not SQL, because
+// emails into the form of models/emailaddr. It is Go, not SQL, because
 // neither database can apply NFKC, Unicode case folding or IDNA; it is the
 // same for both dialects apart from the placeholders.
 const emailFormsVersion = 6

@@ -10,9 +10,9 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"github.com/authd/authd/internal/emailaddr"
-	"github.com/authd/authd/internal/password"
 	"github.com/authd/authd/models"
+	"github.com/authd/authd/models/emailaddr"
+	"github.com/authd/authd/services/password"
 )
 
 // AccountConfig is the accounts slice of the configuration.
@@ -42,7 +42,7 @@ func NewAccounts(db *gorm.DB, cfg AccountConfig, hasher *Hasher, events *Events,
 }
 
 // NormalizeEmail returns the one form in which an email address is stored
-// and compared (see internal/emailaddr: PRECIS case folding and NFKC before
+// and compared (see models/emailaddr: PRECIS case folding and NFKC before
 // the @, the IDNA 2008 ASCII form after it), so that two spellings of one
 // address are one account. Returns CodeInvalidRequest, with the reason, for
 // an address that is refused: control, format or invisible characters, a

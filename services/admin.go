@@ -12,8 +12,8 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"github.com/authd/authd/internal/emailaddr"
 	"github.com/authd/authd/models"
+	"github.com/authd/authd/models/emailaddr"
 )
 
 // Page sizes of the admin listings.

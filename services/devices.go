@@ -8,8 +8,8 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"github.com/authd/authd/internal/device"
 	"github.com/authd/authd/models"
+	"github.com/authd/authd/services/device"
 )
 
 // The devices page of a signed-in user: list, name and sign out sessions.

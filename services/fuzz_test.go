@@ -14,7 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
-	"github.com/authd/authd/internal/emailaddr"
+	"github.com/authd/authd/models/emailaddr"
 )
 
 // FuzzParseRefreshToken: whatever a client sends as a refresh token, the

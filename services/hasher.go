@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/metrics"
 )
 
 // Hasher runs bcrypt with bounded concurrency. bcrypt is the most expensive

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/models"
 )
 

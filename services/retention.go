@@ -9,7 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/models"
 )
 

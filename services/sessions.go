@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"github.com/authd/authd/internal/device"
 	"github.com/authd/authd/models"
+	"github.com/authd/authd/services/device"
 )
 
 // DefaultClientID is the client_id of a login that names no app.

@@ -21,12 +21,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/authd/authd/handlers"
-	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/platform/memfeed"
 	"github.com/authd/authd/internal/platform/pgfeed"
-	"github.com/authd/authd/internal/ratelimit"
+	"github.com/authd/authd/internal/platform/ratelimit"
+	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/middleware"
 	"github.com/authd/authd/models"
 	"github.com/authd/authd/services"
@@ -109,7 +110,7 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 	}
 	a.db = db
 	a.closers = append(a.closers, func() { db.Close() })
-	a.closers = append(a.closers, metrics.TrackDB(db.SQL()))
+	a.closers = append(a.closers, metrics.TrackDB(collectors.NewDBStatsCollector(db.SQL(), metrics.DBName)))
 	if err := db.Migrate(ctx); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("migrate: %w", err)

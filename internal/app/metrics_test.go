@@ -13,9 +13,9 @@ import (
 
 	"github.com/authd/authd/internal/apitest"
 	"github.com/authd/authd/internal/app"
-	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/testdb"
 	authdtest "github.com/authd/authd/internal/testutil"
+	"github.com/authd/authd/metrics"
 )
 
 // /metrics on the main address counts logins, refreshes by outcome, reuse

@@ -12,9 +12,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/authd/authd/internal/apitest"
-	"github.com/authd/authd/internal/metrics"
 	"github.com/authd/authd/internal/platform/pgfeed"
 	"github.com/authd/authd/internal/testdb"
+	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/services"
 )
 

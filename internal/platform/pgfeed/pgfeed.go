@@ -39,7 +39,7 @@ import (
 	"github.com/jackc/pgxlisten"
 	"gorm.io/gorm"
 
-	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/services"
 )
 

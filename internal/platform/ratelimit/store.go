@@ -24,7 +24,7 @@ import (
 	"github.com/ulule/limiter/v3/drivers/store/memory"
 	redisstore "github.com/ulule/limiter/v3/drivers/store/redis"
 
-	"github.com/authd/authd/internal/metrics"
+	"github.com/authd/authd/metrics"
 )
 
 // Defaults of Options.

@@ -1,15 +1,14 @@
 package metrics
 
 import (
-	"database/sql"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// dbName is the db_name label of the pool figures.
-const dbName = "authd"
+// DBName is the db_name label of the pool figures.
+const DBName = "authd"
 
 // dbStats exports the connection-pool figures (sql.DBStats: open, in use,
 // idle, waits) of the database pool most recently tracked, through the
@@ -24,7 +23,7 @@ type dbStats struct {
 
 type trackedPool struct{ c prometheus.Collector }
 
-var pools = &dbStats{desc: collectors.NewDBStatsCollector(nil, dbName)}
+var pools = &dbStats{desc: collectors.NewDBStatsCollector(nil, DBName)}
 
 func init() { Registry.MustRegister(pools) }
 
@@ -42,10 +41,12 @@ func (d *dbStats) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// TrackDB exports the pool figures of db (go_sql_* with db_name="authd")
-// until the returned func is called.
-func TrackDB(db *sql.DB) (untrack func()) {
-	p := &trackedPool{c: collectors.NewDBStatsCollector(db, dbName)}
+// TrackDB exports the pool figures of a pool (go_sql_* with
+// db_name="authd") until the returned func is called. stats is the pool's
+// collectors.NewDBStatsCollector(db, DBName), built where the *sql.DB is
+// (the wiring): this package knows Prometheus, not database/sql.
+func TrackDB(stats prometheus.Collector) (untrack func()) {
+	p := &trackedPool{c: stats}
 	pools.mu.Lock()
 	pools.pools = append(pools.pools, p)
 	pools.mu.Unlock()

@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/ulule/limiter/v3"
 
-	"github.com/authd/authd/internal/metrics"
-	"github.com/authd/authd/internal/ratelimit"
+	"github.com/authd/authd/internal/platform/ratelimit"
 	"github.com/authd/authd/internal/ratelimit/redistest"
+	"github.com/authd/authd/metrics"
 )
 
 // syncBuffer is a log sink safe for the probe goroutine.

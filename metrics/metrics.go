@@ -1,6 +1,10 @@
 // Package metrics holds authd's Prometheus metrics (prometheus/client_golang,
 // the reference client). Each area of the code declares its metrics in its
 // own file of this package on the shared Registry; /metrics serves it.
+//
+// It is a leaf package (it imports client_golang and nothing of authd), so
+// every layer — middleware, services, the adapters under internal/platform —
+// counts through it directly, as every layer uses models.
 package metrics
 
 import (
