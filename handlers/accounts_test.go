@@ -147,7 +147,11 @@ func TestLogin_NoEnumerationTiming(t *testing.T) {
 	}
 	for _, cost := range costs {
 		t.Run("cost "+cost, func(t *testing.T) {
-			s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: map[string]string{"AUTHD_BCRYPT_COST": cost}})
+			// Generous request, bcrypt-queue and database bounds: the test
+			// compares times, and on an overloaded machine a login may
+			// take seconds; a 503 would end the measurement, not fail it.
+			s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: map[string]string{"AUTHD_BCRYPT_COST": cost,
+				"AUTHD_REQUEST_TIMEOUT": "120s", "AUTHD_BCRYPT_WAIT": "120s", "AUTHD_DB_TIMEOUT": "60s"}})
 			s.Register(t, "known@example.com", apitest.Password)
 			a := login(t, s, "known@example.com", "wrong password entirely 99")
 			b := login(t, s, "nobody@example.com", "wrong password entirely 99")

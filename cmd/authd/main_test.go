@@ -99,7 +99,11 @@ func TestRun_DrainsInFlightRequests(t *testing.T) {
 	if testdb.RaceEnabled {
 		cost = "9"
 	}
-	url, stop := start(t, testEnv(t, map[string]string{"AUTHD_BCRYPT_COST": cost, "AUTHD_ENV": "test", "AUTHD_REQUEST_TIMEOUT": "120s"}))
+	// The drain may wait as long as the login takes: on an overloaded
+	// machine bcrypt at cost 13 (on low-priority threads) can take more than
+	// the default 25 s shutdown timeout.
+	url, stop := start(t, testEnv(t, map[string]string{"AUTHD_BCRYPT_COST": cost, "AUTHD_ENV": "test",
+		"AUTHD_REQUEST_TIMEOUT": "120s", "AUTHD_SHUTDOWN_TIMEOUT": "120s"}))
 	if resp, m := post(t, url+"/v1/auth/register", map[string]string{"email": "drain@example.com", "password": "correct horse battery staple 42"}); resp.StatusCode != 201 {
 		t.Fatalf("register = %d %v", resp.StatusCode, m)
 	}
