@@ -71,7 +71,13 @@ func TestRefresh_ReuseRevokesFamilyForGood(t *testing.T) {
 	apitest.Each(t, apitest.Options{Clock: clock}, func(t *testing.T, s *apitest.Server) {
 		_, a := s.NewUser(t, "reuse", apitest.UA("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"))
 		b := s.MustRefresh(t, a.RefreshToken)
-		c := s.MustRefresh(t, b.RefreshToken)
+		// The last legitimate refresh, from the owner's own browser.
+		legit := s.Refresh(t, b.RefreshToken, apitest.UA("Firefox-owner/125.0"))
+		if legit.Status != http.StatusOK {
+			t.Fatalf("refresh of B = %d %s", legit.Status, legit.Body)
+		}
+		var c apitest.Tokens
+		legit.JSON(t, &c)
 		clock.Advance(11 * time.Second)
 
 		replay := s.Refresh(t, a.RefreshToken, apitest.UA("curl/8.5.0"))
@@ -104,8 +110,8 @@ func TestRefresh_ReuseRevokesFamilyForGood(t *testing.T) {
 			t.Fatal(err)
 		}
 		if d["replay_ip_prefix"] != "127.0.0.0/24" || d["replay_user_agent"] != "curl/8.5.0" ||
-			d["last_legitimate_ip_prefix"] != "127.0.0.0/24" || d["replayed_generation"] != float64(0) || d["latest_generation"] != float64(2) {
-			t.Fatalf("reuse event details = %s, want the replayer's prefix and UA, generation 0 of 2, and the last legitimate prefix", details)
+			d["last_legitimate_ip_prefix"] != "127.0.0.0/24" || d["last_legitimate_user_agent"] != "Firefox-owner/125.0" || d["replayed_generation"] != float64(0) || d["latest_generation"] != float64(2) {
+			t.Fatalf("reuse event details = %s, want the replayer's prefix and UA, generation 0 of 2, and the last legitimate prefix and UA", details)
 		}
 		// The revocation is committed although the replay got an error (F14).
 		if n := testdb.Count(t, s.App.DB(), `SELECT count(*) FROM sessions WHERE id = ? AND revoked_at IS NOT NULL AND revoke_reason = 'reuse_detected'`, a.SessionID); n != 1 {

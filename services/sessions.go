@@ -290,6 +290,7 @@ func (s *Sessions) reuseDetected(ctx context.Context, st RefreshState, meta Meta
 			"replay_ip_prefix", meta.IPPrefix,
 			"replay_user_agent", meta.UserAgent,
 			"last_legitimate_ip_prefix", latest.IPPrefix,
+			"last_legitimate_user_agent", latest.UserAgent,
 		)
 		_, err = s.revokeTx(ctx, tx, st.Session.ID, models.ReasonReuseDetected, nil, meta, now, details)
 		return err
