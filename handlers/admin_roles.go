@@ -39,3 +39,20 @@ func updateAdminUser(admin *services.Admin) gin.HandlerFunc {
 		return nil
 	})
 }
+
+// getAdminUser serves GET /v1/admin/users/{id}: one user, so that the
+// security page can name the user of an event by email.
+func getAdminUser(admin *services.Admin) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		id, err := uuidParam(c, "id")
+		if err != nil {
+			return err
+		}
+		u, err := admin.User(c.Request.Context(), id)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, gin.H{"user": toUserResponse(*u)})
+		return nil
+	})
+}

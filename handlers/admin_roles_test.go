@@ -118,3 +118,41 @@ func TestAdmin_SetRole(t *testing.T) {
 		forbiddenWithin(t, s, alice.AccessToken, time.Second)
 	})
 }
+
+// Issue 19: the security page names the user of an event by email, through
+// GET /v1/admin/users/{id}, which only admins may call.
+func TestAdmin_GetUser(t *testing.T) {
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
+		_, admin := newAdmin(t, s)
+		email, user := s.NewUser(t, "named")
+		userID := user.User.ID
+		r := s.Do(t, "GET", "/v1/admin/users/"+userID, nil, apitest.Bearer(admin.AccessToken))
+		if r.Status != 200 {
+			t.Fatalf("GET user = %d %s", r.Status, r.Body)
+		}
+		var got struct {
+			User struct {
+				ID    string `json:"id"`
+				Email string `json:"email"`
+				Role  string `json:"role"`
+			} `json:"user"`
+		}
+		r.JSON(t, &got)
+		if got.User.ID != userID || got.User.Email != email || got.User.Role != "user" {
+			t.Errorf("GET user = %+v, want id %s, email %s, role user", got.User, userID, email)
+		}
+		for _, tc := range []struct {
+			name, id, token string
+			want            int
+			code            string
+		}{
+			{"unknown user", "0190a7a5-0000-7000-8000-000000000000", admin.AccessToken, 404, "not_found"},
+			{"not a uuid", "bob", admin.AccessToken, 404, "not_found"},
+			{"not an admin", userID, user.AccessToken, 403, "forbidden"},
+		} {
+			if r := s.Do(t, "GET", "/v1/admin/users/"+tc.id, nil, apitest.Bearer(tc.token)); r.Status != tc.want || r.Code() != tc.code {
+				t.Errorf("%s: GET = %d %s, want %d %s", tc.name, r.Status, r.Body, tc.want, tc.code)
+			}
+		}
+	})
+}

@@ -113,6 +113,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	// closed, never leave the admin routes open.
 	admin := v1.Group("/admin", mw.Authenticate, mw.RequireAdmin)
 	admin.GET("/users", listAdminUsers(svc.Admin))
+	admin.GET("/users/:id", getAdminUser(svc.Admin))
 	admin.PATCH("/users/:id", updateAdminUser(svc.Admin))
 	admin.GET("/users/:id/sessions", listAdminUserSessions(svc.Admin))
 	admin.DELETE("/users/:id/sessions", revokeAdminUserSessions(svc.Admin))

@@ -108,6 +108,12 @@ func (a *Admin) UserSessions(ctx context.Context, userID uuid.UUID, state models
 	return models.ListUserSessions(ctx, a.db, userID, state, a.now())
 }
 
+// User returns one user by id (CodeNotFound for an unknown one), for the
+// security page to name the user of an event.
+func (a *Admin) User(ctx context.Context, id uuid.UUID) (*models.User, error) {
+	return a.user(ctx, id)
+}
+
 func (a *Admin) user(ctx context.Context, id uuid.UUID) (*models.User, error) {
 	u, err := models.FindUserByID(ctx, a.db, id)
 	if errors.Is(err, models.ErrNotFound) {
