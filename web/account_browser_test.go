@@ -73,9 +73,12 @@ func TestBrowser_AccountDevices(t *testing.T) {
 			if ses.ID != firefox.SessionID && ses.ID != iphone.SessionID && ses.ID != android.SessionID {
 				browserSession = ses.ID
 			}
-			platform := tab.Text(device(ses.ID, ".device-platform"))
-			if want := ses.Browser + " on " + ses.OS; platform != want {
-				t.Errorf("device %s shows %q, want %q", ses.ID, platform, want)
+			// "browser on OS" once: as the name of an unnamed device, or
+			// next to the name.
+			want := ses.Browser + " on " + ses.OS
+			name, platform := tab.Text(device(ses.ID, ".device-name")), tab.Text(device(ses.ID, ".device-platform"))
+			if (name == want) == (platform == want) {
+				t.Errorf("device %s shows name %q and platform %q, want %q once", ses.ID, name, platform, want)
 			}
 			if ip := tab.Text(device(ses.ID, ".device-ip")); !strings.Contains(ip, ses.IPPrefix) || ses.IPPrefix == "" {
 				t.Errorf("device %s shows address %q, want the prefix %q", ses.ID, ip, ses.IPPrefix)
@@ -125,6 +128,8 @@ func TestBrowser_AccountDevices(t *testing.T) {
 		tab.Open(s.URL + "/account")
 		tab.WaitFor("four devices", `document.querySelectorAll('#devices li').length === 4`)
 		tab.Click(device(firefox.SessionID, "button.signout"))
+		tab.WaitFor("the confirmation", `document.getElementById('confirm').open`)
+		tab.Click("#confirm-yes")
 		tab.WaitFor("the password prompt", `document.getElementById('reauth').open`)
 		tab.Screenshots("account-reauth")
 		tab.Type("#reauth-password", "wrong password, surely")
@@ -143,8 +148,10 @@ func TestBrowser_AccountDevices(t *testing.T) {
 	t.Run("sign out all other devices", func(t *testing.T) {
 		tab := tab.For(t)
 		tab.Click("#signout-others")
+		tab.WaitFor("the confirmation", `document.getElementById('confirm').open`)
+		tab.Click("#confirm-yes")
 		tab.WaitFor("only this device", `document.querySelectorAll('#devices li').length === 1 && document.querySelector('#devices li.current')`)
-		if got := tab.Text("#flash"); !strings.Contains(got, "2 other devices") {
+		if got := tab.Text("#devices-status"); !strings.Contains(got, "2 other devices") {
 			t.Errorf("message = %q, want it to count 2 other devices", got)
 		}
 		if tab.Count("#signout-others:not([hidden])") != 0 {
@@ -162,8 +169,8 @@ func TestBrowser_AccountDevices(t *testing.T) {
 		tab.Type("#new-password", newPassword)
 		tab.Type("#confirm-password", newPassword)
 		tab.PressEnter("#confirm-password")
-		tab.WaitFor("the confirmation", `document.getElementById('flash').textContent.includes('Password changed')`)
-		if got := tab.Text("#flash"); !strings.Contains(got, "other devices were signed out") {
+		tab.WaitFor("the confirmation", `document.getElementById('password-status').textContent.includes('Password changed')`)
+		if got := tab.Text("#password-status"); !strings.Contains(got, "other devices were signed out") {
 			t.Errorf("message = %q, want it to say other devices were signed out", got)
 		}
 		wantRefreshRefused(t, s, other, "a device signed in before the change")

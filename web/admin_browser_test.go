@@ -73,7 +73,7 @@ func TestBrowser_AdminSecurity(t *testing.T) {
 		tab.Click("#filters button[type=submit]")
 		tab.WaitFor("one reuse event", `document.querySelectorAll('#events-body tr[data-event-id]').length === 1 && document.querySelector('#events-body tr.reuse')`)
 		row := "#events-body tr.reuse"
-		if got := tab.Text(row); !strings.Contains(got, "Token reuse detected") || !strings.Contains(got, "reuse_detected") {
+		if got := tab.Text(row); !strings.Contains(got, "Old refresh token replayed") || !strings.Contains(got, "reuse_detected") {
 			t.Errorf("the reuse row reads %q", got)
 		}
 		if got := tab.Text(row + " .replay-ua"); !strings.Contains(got, uaThief) {
@@ -126,26 +126,31 @@ func TestBrowser_AdminSecurity(t *testing.T) {
 		tab.WaitFor("the events", `document.querySelectorAll('#events-body tr[data-event-id]').length > 0`)
 		tab.Type("#f-email", victimEmail)
 		tab.Click("#f-user-sessions")
-		tab.WaitFor("the user's sessions", Visible("#user-panel")+fmt.Sprintf(` && document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === %d`, active))
+		tab.WaitFor("the user's sessions", Visible("#user-panel")+fmt.Sprintf(` && document.querySelectorAll('#user-sessions-body tr[data-session-id] button.revoke').length === %d`, active))
 		if got := tab.Text("#user-title"); !strings.Contains(got, victimEmail) {
 			t.Errorf("panel title = %q", got)
 		}
 	}
 	promptOpen := `document.getElementById('reauth').open`
+	confirmOpen := `document.getElementById('confirm').open`
 
 	t.Run("revoke a session of the user after confirming the password", func(t *testing.T) {
 		tab := tab.For(t)
 		openVictim(t, tab, 2)
 		revoke := fmt.Sprintf(`#user-sessions-body tr[data-session-id=%q] button.revoke`, phone.SessionID)
 		tab.Click(revoke)
+		tab.WaitFor("the confirmation", confirmOpen)
+		tab.Click("#confirm-yes")
 		tab.WaitFor("the password prompt", promptOpen)
 		tab.Click("#reauth-cancel")
 		tab.WaitFor("the prompt to close", "!"+promptOpen)
-		if n := tab.Count("#user-sessions-body tr[data-session-id]"); n != 2 {
+		if n := tab.Count("#user-sessions-body tr[data-session-id] button.revoke"); n != 2 {
 			t.Fatalf("after a cancelled prompt %d sessions are listed, want both still active", n)
 		}
 
 		tab.Click(revoke)
+		tab.WaitFor("the confirmation", confirmOpen)
+		tab.Click("#confirm-yes")
 		tab.WaitFor("the password prompt", promptOpen)
 		tab.Screenshots("admin-reauth")
 		tab.Type("#reauth-password", "wrong password, surely")
@@ -153,7 +158,7 @@ func TestBrowser_AdminSecurity(t *testing.T) {
 		tab.WaitFor("the prompt's error", `document.getElementById('reauth-error').textContent !== ''`)
 		tab.Type("#reauth-password", apitest.Password)
 		tab.PressEnter("#reauth-password")
-		tab.WaitFor("one active session left", `document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 1`)
+		tab.WaitFor("one active session left", `document.querySelectorAll('#user-sessions-body tr[data-session-id] button.revoke').length === 1`)
 		if Eval[bool](tab, promptOpen) {
 			t.Error("the password prompt is still open")
 		}
@@ -164,12 +169,16 @@ func TestBrowser_AdminSecurity(t *testing.T) {
 		tab := tab.For(t)
 		openVictim(t, tab, 1)
 		tab.Click("#revoke-all")
-		tab.Click("#revoke-all") // the deliberate second click
+		tab.WaitFor("the confirmation", confirmOpen)
+		if got := tab.Text("#confirm-text"); !strings.Contains(got, victimEmail) {
+			t.Errorf("the confirmation reads %q, want it to name %s", got, victimEmail)
+		}
+		tab.Click("#confirm-yes")
 		tab.WaitFor("the password prompt", promptOpen)
 		tab.Type("#reauth-password", apitest.Password)
 		tab.PressEnter("#reauth-password")
-		tab.WaitFor("no active session left", `document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 0`)
-		if got := tab.Text("#flash"); !strings.Contains(got, "Revoked 1 session") {
+		tab.WaitFor("no active session left", `document.querySelectorAll('#user-sessions-body tr[data-session-id] button.revoke').length === 0 && document.getElementById('user-status').textContent !== ''`)
+		if got := tab.Text("#user-status"); !strings.Contains(got, "Revoked 1 session") {
 			t.Errorf("flash = %q, want it to count one revoked session", got)
 		}
 		wantRefreshRefused(t, s, laptop, "the victim's laptop")
@@ -177,9 +186,16 @@ func TestBrowser_AdminSecurity(t *testing.T) {
 		Eval[bool](tab, `(() => { const s = document.getElementById('user-state'); s.value = 'all'; s.dispatchEvent(new Event('change')); return true; })()`)
 		tab.WaitFor("the three revoked sessions", `document.querySelectorAll('#user-sessions-body tr[data-session-id]').length === 3`)
 		text := tab.Text("#user-sessions-body")
-		for _, want := range []string{"revoked: reuse_detected", "revoked: admin_revoked"} {
+		for _, want := range []string{"Signed out: Old refresh token replayed", "Signed out: Signed out by an administrator"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("the sessions table lacks %q:\n%s", want, text)
+			}
+		}
+		// The raw codes stay in a tooltip.
+		codes := Eval[string](tab, `[...document.querySelectorAll('#user-sessions-body .reason')].map((e) => e.title).join(' ')`)
+		for _, want := range []string{"reuse_detected", "admin_revoked"} {
+			if !strings.Contains(codes, want) {
+				t.Errorf("the reason tooltips %q lack the code %s", codes, want)
 			}
 		}
 		tab.Screenshots("admin-user-sessions")
@@ -216,7 +232,7 @@ func TestBrowser_AdminShowsGraceRetryFromElsewhere(t *testing.T) {
 	tab.Click("#filters button[type=submit]")
 	tab.WaitFor("one retry event", `document.querySelectorAll('#events-body tr[data-event-id]').length === 1 && document.querySelector('#events-body .first-ip')`)
 	row := "#events-body tr[data-event-id]"
-	if got := tab.Text(row); !strings.Contains(got, "Refresh retried from another network or app") || !strings.Contains(got, "refresh_retry_mismatch") {
+	if got := tab.Text(row); !strings.Contains(got, "Renewed from another network or app") || !strings.Contains(got, "refresh_retry_mismatch") {
 		t.Errorf("the retry row reads %q", got)
 	}
 	for sel, want := range map[string]string{

@@ -3,7 +3,10 @@
 // admin-only API; this page only renders it (as text, never HTML).
 
 import { ApiError, api, request, withFreshToken } from './api.js';
-import { $, el, timeElement, absoluteTime, setMessage, describeError, askPassword, busy } from './ui.js';
+import {
+  $, el, timeElement, absoluteTime, relativeTime, setMessage, describeError, askPassword, busy, announce, showResult,
+  confirmAction, reasonText, REASONS,
+} from './ui.js';
 import { startPage } from './signin.js';
 
 const PAGE_SIZE = 50;
@@ -15,6 +18,7 @@ const state = {
   cursors: [''],    // cursor of each page visited; the last is the current page
   next: '',
   user: null,       // {id, email} of the sessions panel
+  highlight: null,  // the session id to point out in it
   csvURL: null,
 };
 
@@ -24,12 +28,8 @@ const fail = (err) => {
     refuse();
     return;
   }
-  setMessage('flash', '');
   setMessage('page-error', describeError(err));
-};
-const flash = (text) => {
-  setMessage('page-error', '');
-  setMessage('flash', text);
+  $('page-error').scrollIntoView({ block: 'nearest' });
 };
 const fresh = (fn) => withFreshToken(fn, () => askPassword('Revoking sessions needs your password again.'));
 
@@ -88,41 +88,83 @@ function detailItems(details) {
   return list;
 }
 
-// The sessions of the users of reuse events, to show the family's own
-// (legitimate) device next to the replay.
+// The sessions of the users of reuse events, to name the device and, for
+// events recorded before last_legitimate_user_agent existed, to show the
+// family's own user agent next to the replay.
 const sessionCache = new Map();
-async function sessionOf(userID, sessionID) {
-  if (!userID || !sessionID) return null;
+function sessionsOf(userID) {
   if (!sessionCache.has(userID)) {
     sessionCache.set(userID, api('GET', `/v1/admin/users/${encodeURIComponent(userID)}/sessions?state=all`)
       .then((r) => r.sessions, () => []));
   }
-  const sessions = await sessionCache.get(userID);
+  return sessionCache.get(userID);
+}
+async function sessionOf(userID, sessionID) {
+  if (!userID || !sessionID) return null;
+  const sessions = await sessionsOf(userID);
   return sessions.find((s) => s.id === sessionID) || null;
+}
+
+// Emails of the users of events.
+const emailCache = new Map();
+function emailOf(userID) {
+  if (!emailCache.has(userID)) {
+    emailCache.set(userID, api('GET', `/v1/admin/users/${encodeURIComponent(userID)}`)
+      .then((r) => r.user.email, () => ''));
+  }
+  return emailCache.get(userID);
+}
+
+function deviceName(s) {
+  return s.device_name || [s.browser, s.os].filter(Boolean).join(' on ') || 'Unknown device';
+}
+
+/** copyButton copies text to the clipboard and says so. */
+function copyButton(text, what) {
+  const b = el('button', { type: 'button', class: 'copy', 'aria-label': `Copy ${what}`, text: 'Copy' });
+  b.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      announce(`Copied ${what}.`);
+      b.textContent = 'Copied';
+      setTimeout(() => { b.textContent = 'Copy'; }, 2000);
+    } catch {
+      setMessage('page-error', `Could not copy; select the ${what} and copy it by hand.`);
+    }
+  });
+  return b;
+}
+
+/** idText shows a whole id (UUIDv7 prefixes collide within a minute) with a copy button. */
+function idText(id, what, node) {
+  return el('span', { class: 'id-cell' }, node || el('span', { class: 'mono', text: id }), copyButton(id, what));
+}
+
+function legitUA(ev, d) {
+  const p = el('p', { class: 'legit-ua' }, 'User agent: ', el('strong', { text: d.last_legitimate_user_agent || '…' }));
+  if (!d.last_legitimate_user_agent) {
+    sessionOf(ev.user_id, ev.session_id).then((s) => {
+      const ua = s ? (s.user_agent || [s.browser, s.os].filter(Boolean).join(' on ')) : '';
+      p.replaceChildren('User agent: ', el('strong', { text: ua || 'unknown' }));
+    });
+  }
+  return p;
 }
 
 function reuseBlock(ev) {
   const d = ev.details || {};
   const replayUA = d.replay_user_agent || ev.user_agent || 'unknown';
-  const legitUA = el('p', { class: 'legit-ua' }, 'User agent: ', d.last_legitimate_user_agent || '…');
-  const block = el('div', { class: 'compare' },
+  return el('div', { class: 'compare' },
     el('div', { class: 'replay' },
-      el('h4', { text: 'Replayed token (suspect)' }),
+      el('h4', { text: 'Replayed sign-in (suspect)' }),
       el('p', { class: 'replay-ip' }, 'IP prefix: ', el('strong', { text: d.replay_ip_prefix || ev.ip_prefix || 'unknown' })),
       el('p', { class: 'replay-ua' }, 'User agent: ', el('strong', { text: replayUA })),
-      d.replayed_generation !== undefined ? el('p', { text: `Token generation ${d.replayed_generation}` }) : null),
+      d.replayed_generation !== undefined ? el('p', { text: `Copied after ${d.replayed_generation} renewal${d.replayed_generation === 1 ? '' : 's'}` }) : null),
     el('div', { class: 'legit' },
       el('h4', { text: 'Last legitimate use' }),
       el('p', { class: 'legit-ip' }, 'IP prefix: ', el('strong', { text: d.last_legitimate_ip_prefix || 'unknown' })),
-      legitUA,
-      d.latest_generation !== undefined ? el('p', { text: `Latest generation ${d.latest_generation}` }) : null));
-  if (!d.last_legitimate_user_agent) {
-    sessionOf(ev.user_id, ev.session_id).then((s) => {
-      const ua = s ? (s.user_agent || [s.browser, s.os].filter(Boolean).join(' on ')) : '';
-      legitUA.replaceChildren('User agent: ', el('strong', { text: ua || 'unknown' }));
-    });
-  }
-  return block;
+      legitUA(ev, d),
+      d.latest_generation !== undefined ? el('p', { text: `Times this sign-in was renewed: ${d.latest_generation}` }) : null));
 }
 
 // A refresh inside the reuse grace window that got the same token again
@@ -136,39 +178,93 @@ function retryMismatchBlock(ev) {
       el('p', { class: 'first-ip' }, 'IP prefix: ', el('strong', { text: d.first_ip_prefix || 'unknown' })),
       el('p', { class: 'first-ua' }, 'User agent: ', el('strong', { text: d.first_user_agent || 'unknown' }))),
     el('div', { class: 'retry' },
-      el('h4', { text: 'Retry within the grace window' }),
+      el('h4', { text: 'Retry a moment later' }),
       el('p', { class: 'retry-ip' }, 'IP prefix: ', el('strong', { text: d.retry_ip_prefix || ev.ip_prefix || 'unknown' })),
       el('p', { class: 'retry-ua' }, 'User agent: ', el('strong', { text: d.retry_user_agent || ev.user_agent || 'unknown' }))));
+}
+
+/** sessionLink opens the session's details: its row in the user's sessions. */
+function sessionLink(userID, sessionID) {
+  const a = el('a', { href: `#session-${sessionID}`, class: 'mono session-link', 'data-session-id': sessionID,
+    'aria-label': `Details of session ${sessionID}`, text: sessionID });
+  a.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    openUser({ id: userID, email: '' }, { session: sessionID });
+  });
+  return a;
 }
 
 function userCell(ev) {
   const cell = el('td', { 'data-label': 'User and session' });
   if (ev.user_id) {
     const button = el('button', {
-      type: 'button', class: 'link-button mono', text: ev.user_id.slice(0, 8),
-      title: ev.user_id, 'aria-label': `Show the sessions of user ${ev.user_id}`,
+      type: 'button', class: 'link-button user-link', text: ev.user_id,
+      'aria-label': `Show the sessions of user ${ev.user_id}`,
+    });
+    emailOf(ev.user_id).then((email) => {
+      if (!email) return;
+      button.textContent = email;
+      button.setAttribute('aria-label', `Show the sessions of ${email}`);
+      button.title = ev.user_id;
     });
     button.addEventListener('click', () => openUser({ id: ev.user_id, email: '' }));
-    cell.append(button);
+    cell.append(el('div', {}, button), el('div', { class: 'muted' }, 'user ', idText(ev.user_id, 'user id')));
   } else {
     cell.append(el('span', { class: 'muted', text: 'none' }));
   }
-  if (ev.session_id) cell.append(el('div', { class: 'mono muted', title: ev.session_id, text: `session ${ev.session_id.slice(0, 8)}` }));
+  if (ev.session_id) {
+    const session = ev.user_id ? sessionLink(ev.user_id, ev.session_id) : el('span', { class: 'mono', text: ev.session_id });
+    cell.append(el('div', { class: 'muted' }, 'session ', idText(ev.session_id, 'session id', session)));
+  }
   return cell;
 }
+
+const TYPES = {
+  user_registered: 'Account created',
+  login_succeeded: 'Signed in',
+  new_device_login: 'Signed in on a new device',
+  login_failed: 'Failed sign-in',
+  session_revoked: 'Signed out',
+  password_changed: 'Password changed',
+  rate_limited: 'Too many attempts',
+  role_changed: 'Role changed',
+  refresh_retry_mismatch: 'Renewed twice from different places',
+};
+
+/** eventTitle says what happened in plain words. */
+function eventTitle(ev) {
+  if (ev.reason === 'reuse_detected') return 'Old refresh token replayed: likely theft';
+  if (ev.type === 'session_revoked' && ev.reason) return `Signed out: ${REASONS[ev.reason] || ev.reason}`;
+  if (ev.type === 'login_failed' && ev.details && ev.details.kind === 'reauthenticate') return 'Wrong password when confirming identity';
+  if (ev.type === 'login_failed' && ev.details && ev.details.kind === 'password_change') return 'Wrong current password on password change';
+  return TYPES[ev.type] || ev.type;
+}
+
+const wide = window.matchMedia('(min-width: 40.01rem)');
 
 function renderEvent(ev) {
   const reuse = ev.reason === 'reuse_detected';
   const mismatch = ev.type === 'refresh_retry_mismatch';
+  const code = ev.reason ? `${ev.type} · ${ev.reason}` : ev.type;
   const what = el('td', { 'data-label': 'Event' },
-    reuse ? el('span', { class: 'badge danger', text: 'Token reuse detected' }) : null,
-    mismatch ? el('span', { class: 'badge warning', text: 'Refresh retried from another network or app' }) : null,
-    el('div', { class: 'mono nowrap', text: ev.type }),
-    ev.reason ? el('div', { class: 'muted nowrap', text: `reason: ${ev.reason}` }) : null);
+    reuse ? el('span', { class: 'badge danger', text: 'Likely theft' }) : null,
+    mismatch ? el('span', { class: 'badge warning', text: 'Renewed from another network or app' }) : null,
+    el('div', { class: 'event-plain', title: code, text: eventTitle(ev) }),
+    el('div', { class: 'mono muted event-code', text: code }));
   const details = el('td', { 'data-label': 'Details' });
-  if (reuse) details.append(reuseBlock(ev));
-  else if (mismatch) details.append(retryMismatchBlock(ev));
-  else if (ev.details && Object.keys(ev.details).length) details.append(detailItems(ev.details));
+  let block = null;
+  if (reuse) block = reuseBlock(ev);
+  else if (mismatch) block = retryMismatchBlock(ev);
+  else if (ev.details && Object.keys(ev.details).length) block = detailItems(ev.details);
+  // On a phone the details fold away (with the IP prefix and user agent,
+  // whose columns are hidden there) so that each event is a short card.
+  const more = wide.matches
+    ? el('details', { open: true }, el('summary', { text: 'Details' }), block)
+    : el('details', {}, el('summary', { text: 'Details' }),
+      el('p', { class: 'mono' }, `IP prefix ${ev.ip_prefix || 'unknown'}`),
+      el('p', {}, `User agent: ${ev.user_agent || 'unknown'}`), block);
+  if (!block && wide.matches) more.hidden = true;
+  details.append(more);
   return el('tr', { class: reuse ? 'reuse' : null, 'data-event-id': ev.id, 'data-reason': ev.reason || null },
     el('td', { 'data-label': 'Time', class: 'nowrap' }, absoluteTime(ev.created_at)),
     what,
@@ -176,6 +272,45 @@ function renderEvent(ev) {
     el('td', { 'data-label': 'IP prefix', class: 'mono nowrap', text: ev.ip_prefix || '' }),
     el('td', { 'data-label': 'User agent', text: ev.user_agent || '' }),
     details);
+}
+
+// Theft signals of the selected range, pinned above the paged events.
+
+async function renderTheft(ev) {
+  const reuse = ev.reason === 'reuse_detected';
+  const email = ev.user_id ? await emailOf(ev.user_id) : '';
+  const s = await sessionOf(ev.user_id, ev.session_id);
+  const who = email || ev.user_id || 'unknown user';
+  const open = el('button', { type: 'button', class: 'primary theft-open', text: `Show ${who}’s sessions` });
+  open.addEventListener('click', () => openUser({ id: ev.user_id, email }, { session: ev.session_id }));
+  return el('li', { class: reuse ? 'theft' : 'theft warning', 'data-event-id': ev.id, 'data-user-id': ev.user_id || null },
+    el('h3', { text: reuse ? `Old sign-in replayed: ${who}` : `Renewed from two places: ${who}` }),
+    el('p', {}, el('span', { class: 'theft-device', text: s ? deviceName(s) : 'Device unknown' }), ' · ',
+      timeElement(ev.created_at)),
+    reuse ? reuseBlock(ev) : retryMismatchBlock(ev),
+    el('div', { class: 'actions' }, open));
+}
+
+async function loadTheft() {
+  const base = {};
+  for (const k of ['since', 'until', 'user_id']) if (state.filters[k]) base[k] = state.filters[k];
+  const q = (extra) => new URLSearchParams(Object.assign({ limit: '20' }, base, extra)).toString();
+  try {
+    const [reuse, mismatch] = await Promise.all([
+      api('GET', `/v1/admin/security-events?${q({ reason: 'reuse_detected' })}`),
+      api('GET', `/v1/admin/security-events?${q({ type: 'refresh_retry_mismatch' })}`),
+    ]);
+    const events = [...reuse.events, ...mismatch.events].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+    const items = await Promise.all(events.map(renderTheft));
+    $('theft-list').replaceChildren(...items);
+    const n = reuse.events.length;
+    const m = mismatch.events.length;
+    $('theft-summary').textContent = n || m
+      ? `${n}${reuse.next_cursor ? '+' : ''} replayed sign-in${n === 1 ? '' : 's'} (likely theft) and ${m}${mismatch.next_cursor ? '+' : ''} renewal${m === 1 ? '' : 's'} from two places in the selected range, newest first.`
+      : 'No replayed sign-ins and no renewals from two places in the selected range.';
+  } catch (err) {
+    fail(err);
+  }
 }
 
 async function loadEvents() {
@@ -195,7 +330,7 @@ async function loadEvents() {
     $('page-older').disabled = !state.next;
     let summary = `${page.events.length} event${page.events.length === 1 ? '' : 's'} on this page`;
     if (state.filters.user_id) summary += ` for ${state.userEmail}`;
-    if (reuse) summary += `, ${reuse} token reuse detection${reuse === 1 ? '' : 's'}`;
+    if (reuse) summary += `, ${reuse} replayed sign-in${reuse === 1 ? '' : 's'}`;
     $('events-summary').textContent = `${summary}.`;
   } catch (err) {
     fail(err);
@@ -241,34 +376,49 @@ async function exportCSV(button) {
 }
 
 function sessionState(s) {
-  if (s.revoked_at) return el('span', { class: 'badge muted', text: `revoked: ${s.revoke_reason || 'unknown'}` });
-  return el('span', { class: 'badge', text: 'active' });
+  if (s.revoked_at) {
+    return el('span', { class: 'badge muted state-revoked' }, 'Signed out: ', reasonText(s.revoke_reason));
+  }
+  return el('span', { class: 'badge', text: 'Active' });
 }
 
 function renderUserSession(s) {
-  const name = s.device_name || [s.browser, s.os].filter(Boolean).join(' on ') || 'Unknown device';
+  const name = deviceName(s);
   const action = el('td', { 'data-label': 'Action' });
   if (!s.revoked_at) {
     const b = el('button', { type: 'button', class: 'danger revoke', 'aria-label': `Revoke ${name}`, text: 'Revoke' });
     b.addEventListener('click', async () => {
+      const who = state.user.email || `user ${state.user.id}`;
+      const ok = await confirmAction({
+        title: 'Sign out this session?',
+        text: `Sign out ${name} of ${who}, last active ${relativeTime(s.last_used_at)}? The device will need the password to sign in again.`,
+        confirm: `Revoke ${name}`,
+      });
+      if (!ok) return;
       try {
         const done = await busy(b, () => fresh(() => request('DELETE', `/v1/admin/sessions/${encodeURIComponent(s.id)}`)));
         if (done === undefined) return;
-        flash(`Revoked the session “${name}”.`);
+        sessionCache.delete(state.user.id);
         await loadUserSessions();
+        showResult('user-status', `Revoked the session “${name}” of ${who}.`);
       } catch (err) {
         fail(err);
       }
     });
     action.append(b);
   }
-  return el('tr', { 'data-session-id': s.id },
-    el('td', { 'data-label': 'Device' }, el('strong', { text: name }),
-      el('div', { class: 'muted', text: s.user_agent || '' })),
-    el('td', { 'data-label': 'IP prefix', class: 'mono nowrap', text: s.ip_prefix || '' }),
-    el('td', { 'data-label': 'Last active' }, timeElement(s.last_used_at)),
-    el('td', { 'data-label': 'State' }, sessionState(s)),
-    action);
+  return el('tr', { id: `session-${s.id}`, 'data-session-id': s.id, tabindex: '-1',
+    class: state.highlight === s.id ? 'highlight' : null },
+  el('td', { 'data-label': 'Device' }, el('strong', { text: name }),
+    el('div', { class: 'muted', text: s.user_agent || '' }),
+    s.client_id ? el('div', { class: 'muted', text: `App: ${s.client_id}` }) : null),
+  el('td', { 'data-label': 'Session' }, idText(s.id, 'session id'),
+    el('div', { class: 'muted' }, 'Signed in ', timeElement(s.created_at)),
+    s.expires_at ? el('div', { class: 'muted' }, 'Expires ', absoluteTime(s.expires_at)) : null),
+  el('td', { 'data-label': 'IP prefix', class: 'mono nowrap', text: s.ip_prefix || '' }),
+  el('td', { 'data-label': 'Last active' }, timeElement(s.last_used_at)),
+  el('td', { 'data-label': 'State' }, sessionState(s)),
+  action);
 }
 
 async function loadUserSessions() {
@@ -278,21 +428,51 @@ async function loadUserSessions() {
     const { sessions } = await api('GET', `/v1/admin/users/${encodeURIComponent(state.user.id)}/sessions?state=${st}`);
     const body = $('user-sessions-body');
     body.replaceChildren(...sessions.map(renderUserSession));
-    if (!sessions.length) body.append(el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No sessions.' })));
+    if (!sessions.length) body.append(el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No sessions.' })));
     $('revoke-all').disabled = st === 'revoked' || !sessions.some((s) => !s.revoked_at);
   } catch (err) {
     fail(err);
   }
 }
 
-function openUser(user) {
+/**
+ * openUser shows a user's sessions; opts.session highlights and focuses
+ * one (the details of a session link). With theft events, revoked
+ * sessions show too (state "all").
+ */
+async function openUser(user, opts = {}) {
   state.user = user;
-  $('user-title').textContent = user.email ? `Sessions of ${user.email}` : 'Sessions of this user';
+  state.highlight = opts.session || null;
   $('user-id').textContent = user.id;
   $('user-panel').hidden = false;
-  $('revoke-all').textContent = 'Revoke all sessions of this user';
-  delete $('revoke-all').dataset.confirm;
-  loadUserSessions().then(() => $('user-title').focus());
+  setMessage('user-status', '');
+  $('user-title').textContent = user.email ? `Sessions of ${user.email}` : 'Sessions of this user';
+  if (!user.email) {
+    emailOf(user.id).then((email) => {
+      if (email && state.user === user) {
+        user.email = email;
+        $('user-title').textContent = `Sessions of ${email}`;
+      }
+    });
+  }
+  let theft = !!opts.session;
+  if (!theft) {
+    try {
+      const r = await api('GET', `/v1/admin/security-events?${new URLSearchParams({ user_id: user.id, reason: 'reuse_detected', limit: '1' })}`);
+      theft = r.events.length > 0;
+    } catch (err) {
+      fail(err);
+    }
+  }
+  $('user-state').value = theft ? 'all' : 'active';
+  await loadUserSessions();
+  const row = state.highlight && document.getElementById(`session-${state.highlight}`);
+  if (row) {
+    row.focus();
+    row.scrollIntoView({ block: 'center' });
+  } else {
+    $('user-title').focus();
+  }
 }
 
 $('filters').addEventListener('submit', async (ev) => {
@@ -306,7 +486,7 @@ $('filters').addEventListener('submit', async (ev) => {
   }
   setMessage('page-error', '');
   state.cursors = [''];
-  await loadEvents();
+  await Promise.all([loadEvents(), loadTheft()]);
   $('events-title').focus();
 });
 
@@ -317,6 +497,7 @@ $('f-reset').addEventListener('click', () => {
   state.cursors = [''];
   setMessage('page-error', '');
   loadEvents();
+  loadTheft();
 });
 
 $('f-user-sessions').addEventListener('click', async () => {
@@ -356,34 +537,46 @@ $('close-user').addEventListener('click', () => {
   $('events-title').focus();
 });
 
-// Revoking every session of a user takes a second, deliberate click.
 $('revoke-all').addEventListener('click', async (ev) => {
   const b = ev.currentTarget;
-  if (!b.dataset.confirm) {
-    b.dataset.confirm = '1';
-    b.textContent = 'Click again to revoke every session';
-    b.classList.add('primary');
-    return;
-  }
-  delete b.dataset.confirm;
-  b.classList.remove('primary');
-  b.textContent = 'Revoke all sessions of this user';
+  const who = state.user.email || `user ${state.user.id}`;
+  const ok = await confirmAction({
+    title: 'Sign out every session of this user?',
+    text: `Sign out every device of ${who}? Each will need the password to sign in again.`,
+    confirm: 'Revoke all sessions',
+  });
+  if (!ok) return;
   try {
     const res = await busy(b, () => fresh(() => api('DELETE', `/v1/admin/users/${encodeURIComponent(state.user.id)}/sessions`)));
     if (res === undefined) return;
-    flash(`Revoked ${res.revoked} session${res.revoked === 1 ? '' : 's'}.`);
+    sessionCache.delete(state.user.id);
     await loadUserSessions();
+    showResult('user-status', `Revoked ${res.revoked} session${res.revoked === 1 ? '' : 's'} of ${who}.`);
   } catch (err) {
     fail(err);
   }
+});
+
+// On a phone the filters fold behind one button.
+const phone = window.matchMedia('(max-width: 40rem)');
+function foldFilters(folded) {
+  $('filters').classList.toggle('collapsed', folded);
+  $('filters-toggle').setAttribute('aria-expanded', String(!folded));
+  $('filters-toggle').textContent = folded ? 'Show filters' : 'Hide filters';
+}
+foldFilters(phone.matches);
+$('filters-toggle').addEventListener('click', () => {
+  const folded = !$('filters').classList.contains('collapsed');
+  foldFilters(folded);
+  if (!folded) $('f-type').focus();
 });
 
 startPage({
   contentId: 'content',
   onSignedIn: (session) => {
     sessionCache.clear();
+    emailCache.clear();
     setMessage('page-error', '');
-    setMessage('flash', '');
     if (session.user.role !== 'admin') {
       refuse();
       return;
@@ -392,9 +585,11 @@ startPage({
     $('admin').hidden = false;
     state.cursors = [''];
     loadEvents();
+    loadTheft();
   },
   onSignedOut: () => {
     $('events-body').replaceChildren();
+    $('theft-list').replaceChildren();
     $('user-panel').hidden = true;
     state.user = null;
     if (state.csvURL) URL.revokeObjectURL(state.csvURL);

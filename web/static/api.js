@@ -22,7 +22,16 @@ export class ApiError extends Error {
     // signedOut is set when the session is gone and the page has already
     // been told (onSignedOut); callers need not report it again.
     this.signedOut = false;
+    // retryAfter is the Retry-After of a 429, in seconds (0: none).
+    this.retryAfter = 0;
   }
+}
+
+/** errorOf builds the ApiError of a failed response, with its Retry-After. */
+async function errorOf(res) {
+  const err = new ApiError(res.status, await problemOf(res));
+  err.retryAfter = Math.max(0, parseInt(res.headers.get('Retry-After') || '0', 10) || 0);
+  return err;
 }
 
 let accessToken = null;
@@ -100,7 +109,7 @@ export function refresh() {
         headers: { 'X-Requested-With': 'fetch' },
       });
       if (!res.ok) {
-        const err = new ApiError(res.status, await problemOf(res));
+        const err = await errorOf(res);
         if (res.status === 401 && DEAD.has(err.code)) {
           err.signedOut = true;
           // Only a session that existed is news for the other tabs.
@@ -123,7 +132,7 @@ export async function signIn(email, password) {
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ email, password, token_delivery: 'cookie' }),
   });
-  if (!res.ok) throw new ApiError(res.status, await problemOf(res));
+  if (!res.ok) throw await errorOf(res);
   accept(await res.json());
   if (channel) channel.postMessage({ type: 'signed-in' });
   return session;
@@ -169,7 +178,7 @@ export async function request(method, path, body, extraHeaders) {
     }
   }
   if (!res.ok) {
-    const err = new ApiError(res.status, await problemOf(res));
+    const err = await errorOf(res);
     if (res.status === 401 && RETRY.has(err.code)) {
       err.signedOut = true;
       endSession(err.code, true);

@@ -33,9 +33,15 @@ export function startPage({ contentId, onSignedIn, onSignedOut: onEnded }) {
     const wasSignedIn = signedIn;
     signedIn = false;
     if (onEnded) onEnded(code);
-    setMessage('signin-message', signedOutMessage(code));
+    // Say why, from the code of the refresh that failed, and keep what
+    // is known: the email of the session that ended (a half-typed email
+    // stays as it is).
+    const message = signedOutMessage(code, wasSignedIn);
+    if (message || wasSignedIn) setMessage('signin-message', message);
+    const email = $('signin-email');
+    if (wasSignedIn && !email.value) email.value = $('who-email').textContent;
     show('signin');
-    if (wasSignedIn) $('signin-email').focus();
+    if (wasSignedIn) (email.value ? $('signin-password') : email).focus();
   };
 
   onSignedOut(showSignIn);

@@ -53,16 +53,48 @@ export function relativeTime(iso, now = Date.now()) {
   return 'just now';
 }
 
-/** timeElement renders a <time> with a relative text and the exact time as tooltip. */
-export function timeElement(iso) {
-  const exact = new Date(iso);
-  return el('time', { datetime: iso, title: exact.toLocaleString(), text: relativeTime(iso) });
+const exactFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** exactTime is the viewer's local date and time of an RFC 3339 time. */
+export function exactTime(iso) {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? '' : exactFormat.format(new Date(t));
 }
+
+function fillTime(e) {
+  const iso = e.getAttribute('datetime');
+  const rel = relativeTime(iso);
+  const exact = exactTime(iso);
+  e.title = exact;
+  // Sighted people read the relative time and hover for the exact one;
+  // screen readers get both in one phrase.
+  e.replaceChildren(el('span', { 'aria-hidden': 'true', text: rel }), el('span', { class: 'sr-only', text: `${rel} (${exact})` }));
+}
+
+/**
+ * timeElement renders a <time> with a relative text ("5 minutes ago") that
+ * updates while the page is open, and the exact time on hover and for
+ * screen readers.
+ */
+export function timeElement(iso) {
+  const e = el('time', { datetime: iso, 'data-relative': '' });
+  if (Number.isNaN(Date.parse(iso))) {
+    e.textContent = 'unknown';
+    return e;
+  }
+  fillTime(e);
+  return e;
+}
+
+// One timer keeps every relative time on the page current. Nothing here is
+// a live region, so the updates are not announced.
+setInterval(() => {
+  for (const e of document.querySelectorAll('time[data-relative]')) fillTime(e);
+}, 20000);
 
 /** absoluteTime renders a time in the viewer's locale. */
 export function absoluteTime(iso) {
-  const d = new Date(iso);
-  return el('time', { datetime: iso, text: d.toLocaleString() });
+  return el('time', { datetime: iso, text: exactTime(iso) });
 }
 
 /** setMessage shows text in a message element (empty hides it). */
@@ -75,7 +107,9 @@ export function describeError(err) {
   if (err instanceof ApiError) {
     switch (err.code) {
       case 'invalid_credentials': return 'That password is not right.';
-      case 'rate_limited': return 'Too many attempts. Wait a minute and try again.';
+      case 'rate_limited': return err.retryAfter > 0
+        ? `Too many attempts. You can try again in ${waitText(err.retryAfter)}.`
+        : 'Too many attempts. Wait a minute and try again.';
       case 'overloaded':
       case 'unavailable': return 'The service is busy or unavailable. Try again shortly.';
       case 'forbidden': return 'Your account is not allowed to do this.';
@@ -86,19 +120,164 @@ export function describeError(err) {
   return 'The request failed. Check your connection and try again.';
 }
 
-/** signedOutMessage explains why the page went back to the sign-in form. */
-export function signedOutMessage(code) {
+/** waitText says how long a wait of secs seconds is ("1 minute 5 seconds"). */
+export function waitText(secs) {
+  const m = Math.floor(secs / 60);
+  const s = secs % 60;
+  const parts = [];
+  if (m) parts.push(m === 1 ? '1 minute' : `${m} minutes`);
+  if (s || !m) parts.push(s === 1 ? '1 second' : `${s} seconds`);
+  return parts.join(' ');
+}
+
+/**
+ * signedOutMessage explains why the page went back to the sign-in form,
+ * from the error code of the refresh that failed. wasSignedIn tells a
+ * session that ended while the page was open from a first visit.
+ */
+export function signedOutMessage(code, wasSignedIn) {
   switch (code) {
     case 'session_revoked':
+      return 'This device was signed out from another device. Sign in again.';
     case 'refresh_token_reused':
-      return 'You were signed out: this session was ended from another device, by an administrator, or for security reasons. Sign in again.';
+      return 'Signed out after a reuse of an old refresh token: someone may have copied this device\'s sign-in. Sign in again, then check your devices and change your password.';
     case 'token_expired':
-      return 'Your session expired. Sign in again.';
+      return 'Your session ended on this device. Sign in again.';
+    case 'invalid_token':
+      return wasSignedIn ? 'Your session ended on this device. Sign in again.' : '';
     case 'logout':
       return 'You signed out.';
     default:
       return '';
   }
+}
+
+/**
+ * announce tells screen readers about a change, once, through the page's
+ * one polite live region (#announcer), which holds nothing else.
+ */
+export function announce(text) {
+  const region = $('announcer');
+  region.textContent = '';
+  // A new text node in a later task is announced even when the text is
+  // the same as the last one.
+  setTimeout(() => { region.textContent = text; }, 50);
+}
+
+/**
+ * showResult puts the result of an action in the message element msgId
+ * and makes sure the person sees and hears it once: either focus moves to
+ * focusEl (the element that changed) and the text is announced, or, with
+ * no focusEl, focus moves to the message itself, which reads it.
+ */
+export function showResult(msgId, text, focusEl) {
+  const msg = $(msgId);
+  msg.textContent = text;
+  if (!msg.hasAttribute('tabindex')) msg.setAttribute('tabindex', '-1');
+  const target = focusEl && focusEl.isConnected ? focusEl : msg;
+  target.focus({ preventScroll: true });
+  if (target !== msg) announce(text);
+  msg.scrollIntoView({ block: 'nearest' });
+  target.scrollIntoView({ block: 'nearest' });
+}
+
+/**
+ * confirmAction asks in the #confirm dialog before a destructive action
+ * and resolves true when confirmed. Focus returns to the control that
+ * opened it.
+ */
+export function confirmAction({ title, text, confirm }) {
+  const dialog = $('confirm');
+  const opener = document.activeElement;
+  $('confirm-title').textContent = title;
+  $('confirm-text').textContent = text;
+  const yes = $('confirm-yes');
+  const no = $('confirm-no');
+  yes.textContent = confirm;
+  return new Promise((resolve) => {
+    const done = (ok) => {
+      yes.removeEventListener('click', onYes);
+      no.removeEventListener('click', onNo);
+      dialog.removeEventListener('cancel', onNo);
+      if (dialog.open) dialog.close();
+      if (opener && opener.isConnected && opener !== document.body) opener.focus();
+      resolve(ok);
+    };
+    const onYes = () => done(true);
+    const onNo = (ev) => {
+      ev.preventDefault();
+      done(false);
+    };
+    yes.addEventListener('click', onYes);
+    no.addEventListener('click', onNo);
+    dialog.addEventListener('cancel', onNo);
+    dialog.showModal();
+    no.focus();
+  });
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+const ICONS = {
+  phone: ['M7 2h10a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2z', 'M11 18h2'],
+  tablet: ['M5 3h14a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z', 'M11 18h2'],
+  computer: ['M4 5h16a1 1 0 0 1 1 1v10H3V6a1 1 0 0 1 1-1z', 'M1 19h22'],
+  unknown: ['M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z', 'M9.5 9.5a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .8-1 1.5V14', 'M12 17h.01'],
+};
+
+/** platformIcon draws a device kind (phone, tablet, computer, unknown) as inline SVG. */
+export function platformIcon(kind) {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', '28');
+  svg.setAttribute('height', '28');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  svg.setAttribute('class', `icon icon-${kind}`);
+  for (const d of ICONS[kind] || ICONS.unknown) {
+    const path = document.createElementNS(SVG, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}
+
+/** deviceKind guesses the kind of device from a user agent and OS. */
+export function deviceKind(userAgent, os) {
+  const ua = userAgent || '';
+  if (/iPad|Tablet|Nexus (7|9|10)|SM-T\d/.test(ua) || (/Android/.test(ua) && !/Mobile/.test(ua))) return 'tablet';
+  if (/iPhone|iPod|Mobile|Android/.test(ua) || /^(iOS|Android)$/.test(os || '')) return 'phone';
+  if (/Windows|Macintosh|Mac OS X|X11|Linux|CrOS/.test(ua) || /^(Windows|macOS|Linux|ChromeOS|Chrome OS)$/.test(os || '')) return 'computer';
+  return 'unknown';
+}
+
+export const KIND_NAMES = { phone: 'Phone', tablet: 'Tablet', computer: 'Computer', unknown: 'Unknown kind of device' };
+
+/** browserOnOS summarises a user agent for people ("Firefox on Linux"). */
+export function browserOnOS(userAgent) {
+  const ua = userAgent || '';
+  const browser = [[/Edg\//, 'Edge'], [/OPR\//, 'Opera'], [/Firefox\//, 'Firefox'], [/Chrome\//, 'Chrome'],
+    [/Version\/[\d.]+.*Safari\//, 'Safari'], [/^curl\//, 'curl'], [/okhttp/i, 'an Android app'], [/Go-http-client/, 'a Go program']]
+    .find(([re]) => re.test(ua));
+  const os = [[/iPhone|iPad|iPod/, 'iOS'], [/Android/, 'Android'], [/Windows/, 'Windows'], [/Mac OS X|Macintosh/, 'macOS'],
+    [/CrOS/, 'ChromeOS'], [/Linux|X11/, 'Linux']].find(([re]) => re.test(ua));
+  const parts = [browser && browser[1], os && os[1]].filter(Boolean);
+  return parts.length ? parts.join(' on ') : (ua ? 'an unknown browser' : 'an unknown device');
+}
+
+/** REASONS are the revocation reasons in plain words. */
+export const REASONS = {
+  reuse_detected: 'Old refresh token replayed',
+  logout: 'Signed out on the device',
+  user_revoked: 'Signed out from another device',
+  revoked_others: 'Signed out with “all other devices”',
+  password_changed: 'Password changed',
+  admin_revoked: 'Signed out by an administrator',
+  session_limit: 'Too many devices signed in',
+};
+
+/** reasonText is a revocation reason in plain words, with the raw code as tooltip. */
+export function reasonText(code) {
+  return el('span', { class: 'reason', title: code || '', 'data-code': code || '', text: REASONS[code] || code || 'Unknown reason' });
 }
 
 /**
@@ -111,21 +290,53 @@ export function askPassword(reason) {
   const form = $('reauth-form');
   const input = $('reauth-password');
   const cancel = $('reauth-cancel');
+  const opener = document.activeElement;
+  let countdown = null;
   $('reauth-reason').textContent = reason || 'For your security, enter your password to continue.';
   setMessage('reauth-error', '');
   input.value = '';
   return new Promise((resolve) => {
     const done = (ok) => {
+      clearInterval(countdown);
+      $('reauth-wait').textContent = '';
+      form.querySelector('button[type=submit]').disabled = false;
       form.removeEventListener('submit', submit);
       cancel.removeEventListener('click', onCancel);
       dialog.removeEventListener('cancel', onCancel);
       input.value = '';
       if (dialog.open) dialog.close();
+      if (opener && opener.isConnected && opener !== document.body) opener.focus();
       resolve(ok);
+    };
+    // A 429 says when to try again (Retry-After): count down to it, with
+    // Continue disabled until then.
+    const waitUntil = (secs) => {
+      const button = form.querySelector('button[type=submit]');
+      const wait = $('reauth-wait');
+      const end = Date.now() + secs * 1000;
+      // The alert is said once; the countdown beside it is not a live
+      // region, so it does not talk every second.
+      setMessage('reauth-error', `Too many attempts. You can try again in ${waitText(secs)}.`);
+      const tick = () => {
+        const left = Math.ceil((end - Date.now()) / 1000);
+        if (left <= 0) {
+          clearInterval(countdown);
+          button.disabled = false;
+          wait.textContent = '';
+          setMessage('reauth-error', 'You can try again now.');
+          return;
+        }
+        button.disabled = true;
+        wait.textContent = `Try again in ${waitText(left)}`;
+      };
+      clearInterval(countdown);
+      tick();
+      countdown = setInterval(tick, 1000);
     };
     const submit = async (ev) => {
       ev.preventDefault();
       const button = form.querySelector('button[type=submit]');
+      if (button.disabled) return;
       button.disabled = true;
       try {
         await reauthenticate(input.value);
@@ -135,11 +346,15 @@ export function askPassword(reason) {
           done(false);
           return;
         }
+        if (err instanceof ApiError && err.status === 429 && err.retryAfter > 0) {
+          waitUntil(err.retryAfter);
+          input.select();
+          return;
+        }
         setMessage('reauth-error', describeError(err));
         input.select();
-      } finally {
-        button.disabled = false;
       }
+      button.disabled = false;
     };
     const onCancel = (ev) => {
       ev.preventDefault();
@@ -153,12 +368,17 @@ export function askPassword(reason) {
   });
 }
 
-/** busy disables a button while the promise runs. */
+/**
+ * busy disables a button while the promise runs. A disabled button loses
+ * focus to <body>; when nothing else took it meanwhile, it gets it back.
+ */
 export async function busy(button, fn) {
   button.disabled = true;
   try {
     return await fn();
   } finally {
     button.disabled = false;
+    const f = document.activeElement;
+    if (button.isConnected && (!f || f === document.body)) button.focus();
   }
 }
