@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
@@ -109,4 +110,55 @@ func (tb *Tab) Announced(text string) int {
   const f = document.activeElement;
   if (f && f !== document.body && f.textContent.includes(want)) n++;
   return n; })()`, jsString(text)))
+}
+
+// Key presses a key (kb.Tab, kb.Enter...) or types text into whatever has
+// focus, as a keyboard would.
+func (tb *Tab) Key(keys string) {
+	tb.t.Helper()
+	tb.Do("press "+fmt.Sprintf("%q", keys), chromedp.KeyEvent(keys))
+}
+
+// TabTo presses Tab until the focused element matches sel (at most 80
+// presses), failing the test when it never does.
+func (tb *Tab) TabTo(sel string) {
+	tb.t.Helper()
+	for range 80 {
+		if Eval[bool](tb, fmt.Sprintf(`!!document.activeElement && document.activeElement.matches(%s)`, jsString(sel))) {
+			return
+		}
+		tb.Do("press Tab", chromedp.KeyEvent("\t"))
+	}
+	tb.t.Fatalf("%s: Tab never reached %s; focus is on %s", tb.name, sel, tb.Focused())
+}
+
+// FocusIs fails the test unless the focused element matches sel.
+func (tb *Tab) FocusIs(what, sel string) {
+	tb.t.Helper()
+	expr := fmt.Sprintf(`!!document.activeElement && document.activeElement.matches(%s)`, jsString(sel))
+	for deadline := time.Now().Add(3 * time.Second); !Eval[bool](tb, expr); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("%s: focus is on %s, want %s (%s)", tb.name, tb.Focused(), what, sel)
+		}
+	}
+}
+
+// SplitWords lists the words of visible buttons under root that a line
+// break cuts in two (a word with more than one line box).
+func (tb *Tab) SplitWords(root string) []string {
+	tb.t.Helper()
+	return Eval[[]string](tb, fmt.Sprintf(`(() => { const out = [];
+  for (const b of document.querySelectorAll(%s)) {
+    if (!b.getClientRects().length) continue;
+    const walker = document.createTreeWalker(b, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const re = /\S+/g; let m;
+      while ((m = re.exec(n.data))) {
+        const r = document.createRange(); r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+        const tops = new Set([...r.getClientRects()].map((x) => Math.round(x.top)));
+        if (tops.size > 1) out.push(m[0]);
+      }
+    }
+  }
+  return out; })()`, jsString(root+" button")))
 }

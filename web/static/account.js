@@ -53,8 +53,11 @@ function renderDevice(s) {
     if (parent.childNodes.length) parent.append(' · ');
     parent.append(node);
   };
-  // "browser on OS" only when the name does not say it already.
-  if (p && p !== name) add(meta, el('span', { class: 'device-platform', text: p }));
+  // "browser on OS" only when the name does not say it already (the
+  // default names, like "Safari on iPad", start with the browser).
+  if (p && p !== name && !(s.browser && name.toLowerCase().includes(s.browser.toLowerCase()))) {
+    add(meta, el('span', { class: 'device-platform', text: p }));
+  }
   if (s.client_id) add(meta, el('span', { class: 'device-app', text: `App: ${s.client_id}` }));
   add(meta, el('span', { class: 'device-ip', text: s.ip_prefix ? `Network ${s.ip_prefix}` : 'Network unknown' }));
   const times = el('p', { class: 'device-meta device-times' });

@@ -90,7 +90,7 @@ export function timeElement(iso) {
 // a live region, so the updates are not announced.
 setInterval(() => {
   for (const e of document.querySelectorAll('time[data-relative]')) fillTime(e);
-}, 20000);
+}, 10000);
 
 /** absoluteTime renders a time in the viewer's locale. */
 export function absoluteTime(iso) {
@@ -379,6 +379,7 @@ export async function busy(button, fn) {
   } finally {
     button.disabled = false;
     const f = document.activeElement;
-    if (button.isConnected && (!f || f === document.body)) button.focus();
+    // (A closed dialog can still hold focus for a moment: not visible.)
+    if (button.isConnected && (!f || f === document.body || !f.getClientRects().length)) button.focus();
   }
 }
