@@ -208,7 +208,7 @@ function userCell(ev) {
       button.title = ev.user_id;
     });
     button.addEventListener('click', () => openUser({ id: ev.user_id, email: '' }));
-    cell.append(el('div', {}, button), el('div', { class: 'muted' }, 'user ', idText(ev.user_id, 'user id')));
+    cell.append(el('div', {}, button), el('div', { class: 'muted user-id-line' }, 'user ', idText(ev.user_id, 'user id')));
   } else {
     cell.append(el('span', { class: 'muted', text: 'none' }));
   }
