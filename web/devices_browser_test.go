@@ -212,12 +212,34 @@ func TestBrowser_NoWordSplitInButtons(t *testing.T) {
 	tab.Open(s.URL + "/account")
 	tab.SignIn(email, apitest.Password)
 	tab.WaitFor("two devices", `document.querySelectorAll('#devices li').length === 2`)
-	for _, w := range []int64{390, 320} {
+	for _, w := range []int64{390, 320, 700} {
 		tab.Viewport(w)
 		if split := tab.SplitWords("main"); len(split) != 0 {
-			t.Errorf("at %d px these button words break across lines: %q", w, split)
+			t.Errorf("/account at %d px: these button words break across lines: %q", w, split)
 		}
 	}
+	tab.Viewport(0)
+}
+
+// Item 5 on the security page's sessions table, with a long user agent,
+// from a phone (390) to a phone held sideways (700, 740).
+func TestBrowser_NoWordSplitInAdminButtons(t *testing.T) {
+	sc := newTheftScene(t)
+	b := NewBrowser(t)
+	tab := b.Tab()
+	tab.Open(sc.s.URL + "/admin/security")
+	tab.SignIn(sc.admin, apitest.Password)
+	tab.WaitFor("the events", `document.querySelectorAll('#events-body tr[data-event-id]').length > 0`)
+	tab.Type("#f-email", sc.victim)
+	tab.Click("#f-user-sessions")
+	tab.WaitFor("the sessions", `document.querySelectorAll('#user-sessions-body button.revoke').length === 2`)
+	for _, w := range []int64{390, 320, 700, 740} {
+		tab.Viewport(w)
+		if split := tab.SplitWords("#user-panel"); len(split) != 0 {
+			t.Errorf("/admin/security at %d px: these button words break across lines: %q", w, split)
+		}
+	}
+	tab.Viewport(0)
 }
 
 // Item 6: signing a device out asks first, naming it, even with a fresh
