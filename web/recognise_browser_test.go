@@ -89,6 +89,9 @@ func TestBrowser_RecogniseEachDevice(t *testing.T) {
 		if got := tab.Text(device(ipad.SessionID, ".device-app")); got != "App: notes-app" {
 			t.Errorf("the iPad's app = %q, want App: notes-app", got)
 		}
+		if n := tab.Count(device(curl.SessionID, ".device-app")); n != 0 {
+			t.Errorf("curl, signed in without client_id, names an app: %q", tab.Text(device(curl.SessionID, ".device-app")))
+		}
 	})
 
 	t.Run("this device first, then the most recently active", func(t *testing.T) {

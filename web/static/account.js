@@ -58,7 +58,8 @@ function renderDevice(s) {
   if (p && p !== name && !(s.browser && name.toLowerCase().includes(s.browser.toLowerCase()))) {
     add(meta, el('span', { class: 'device-platform', text: p }));
   }
-  if (s.client_id) add(meta, el('span', { class: 'device-app', text: `App: ${s.client_id}` }));
+  // "default" is what a login without client_id gets: no app to name.
+  if (s.client_id && s.client_id !== 'default') add(meta, el('span', { class: 'device-app', text: `App: ${s.client_id}` }));
   add(meta, el('span', { class: 'device-ip', text: s.ip_prefix ? `Network ${s.ip_prefix}` : 'Network unknown' }));
   const times = el('p', { class: 'device-meta device-times' });
   add(times, el('span', { class: 'device-active' }, 'Last active ', timeElement(s.last_used_at)));

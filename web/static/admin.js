@@ -411,7 +411,7 @@ function renderUserSession(s) {
     class: state.highlight === s.id ? 'highlight' : null },
   el('td', { 'data-label': 'Device' }, el('strong', { text: name }),
     el('div', { class: 'muted', text: s.user_agent || '' }),
-    s.client_id ? el('div', { class: 'muted', text: `App: ${s.client_id}` }) : null),
+    s.client_id && s.client_id !== 'default' ? el('div', { class: 'muted', text: `App: ${s.client_id}` }) : null),
   el('td', { 'data-label': 'Session' }, idText(s.id, 'session id'),
     el('div', { class: 'muted' }, 'Signed in ', timeElement(s.created_at)),
     s.expires_at ? el('div', { class: 'muted' }, 'Expires ', absoluteTime(s.expires_at)) : null),

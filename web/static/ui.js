@@ -46,7 +46,9 @@ export function relativeTime(iso, now = Date.now()) {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return '';
   const secs = Math.round((t - now) / 1000);
-  if (Math.abs(secs) < 60) return 'just now';
+  // Only past times are shown this way; a server clock a little ahead
+  // must not read "in 2 minutes".
+  if (secs > -60) return 'just now';
   for (const [unit, size] of UNITS) {
     if (Math.abs(secs) >= size) return rtf.format(Math.round(secs / size), unit);
   }
