@@ -159,7 +159,7 @@ function reuseBlock(ev) {
       el('h4', { text: 'Replayed sign-in (suspect)' }),
       el('p', { class: 'replay-ip' }, 'IP prefix: ', el('strong', { text: d.replay_ip_prefix || ev.ip_prefix || 'unknown' })),
       el('p', { class: 'replay-ua' }, 'User agent: ', el('strong', { text: replayUA })),
-      d.replayed_generation !== undefined ? el('p', { text: `Copied after ${d.replayed_generation} renewal${d.replayed_generation === 1 ? '' : 's'}` }) : null),
+      d.replayed_generation !== undefined ? el('p', { text: d.replayed_generation === 0 ? 'A copy of the first sign-in' : `A copy from after ${d.replayed_generation} renewal${d.replayed_generation === 1 ? '' : 's'}` }) : null),
     el('div', { class: 'legit' },
       el('h4', { text: 'Last legitimate use' }),
       el('p', { class: 'legit-ip' }, 'IP prefix: ', el('strong', { text: d.last_legitimate_ip_prefix || 'unknown' })),
