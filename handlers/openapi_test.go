@@ -34,7 +34,8 @@ func TestOpenAPI_EveryRouteDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	// With the Shared Signals transmitter on, so its routes are checked too.
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite", URLEnv: []string{"AUTHD_SSF_ISSUER"}})
 	engine, ok := s.App.Handler().(*gin.Engine)
 	if !ok {
 		t.Fatalf("the app handler is a %T, not a *gin.Engine", s.App.Handler())
@@ -121,7 +122,7 @@ func TestOpenAPI_SecurityMatchesRoutes(t *testing.T) {
 	if len(doc.Servers) == 0 {
 		t.Errorf("handlers/openapi.yaml has no servers")
 	}
-	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
+	s := apitest.New(t, apitest.Options{Dialect: "sqlite", URLEnv: []string{"AUTHD_SSF_ISSUER"}})
 	s.StopFollowingRedirects()
 	engine := s.App.Handler().(*gin.Engine)
 	param := regexp.MustCompile(`[:*]([A-Za-z_]+)`)

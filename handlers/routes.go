@@ -59,6 +59,8 @@ type Services struct {
 	// Metrics, when set, is served at /metrics (nil when the metrics have
 	// an address of their own, AUTHD_METRICS_ADDR).
 	Metrics http.Handler
+	// SSF, when set, is the Shared Signals transmitter (AUTHD_SSF_ISSUER).
+	SSF *services.SSF
 }
 
 // Options are the HTTP-level settings.
@@ -119,6 +121,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	admin.DELETE("/users/:id/sessions", revokeAdminUserSessions(svc.Admin))
 	admin.DELETE("/sessions/:id", revokeAdminSession(svc.Admin))
 	admin.GET("/security-events", listSecurityEvents(svc.Admin))
+	registerSSF(r, admin, svc.SSF, mw)
 	registerSessions(v1, svc, mw)
 
 	// The browser pages (/account, /admin/security) and their assets.

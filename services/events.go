@@ -17,6 +17,19 @@ type Events struct {
 
 	mu        sync.RWMutex
 	observers []func(*models.SecurityEvent)
+	enqueuers []Enqueuer
+}
+
+// Enqueuer queues the outbound deliveries of ev (webhooks, e-mails, …) in
+// tx, the transaction that records it: an outbox (see internal/outbox).
+type Enqueuer func(ctx context.Context, tx *gorm.DB, ev *models.SecurityEvent) error
+
+// Enqueue registers fn to run for every event recorded, in its transaction.
+// An error from fn rolls the change back, like a failure to record it.
+func (e *Events) Enqueue(fn Enqueuer) {
+	e.mu.Lock()
+	e.enqueuers = append(e.enqueuers, fn)
+	e.mu.Unlock()
 }
 
 // NewEvents returns an Events.
@@ -43,6 +56,11 @@ func (e *Events) Record(ctx context.Context, tx *gorm.DB, ev *models.SecurityEve
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	for _, fn := range e.enqueuers {
+		if err := fn(ctx, tx, ev); err != nil {
+			return &infraError{err: err}
+		}
+	}
 	for _, fn := range e.observers {
 		fn(ev)
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,6 +70,10 @@ type Options struct {
 	Logs io.Writer
 	// Routes, when set, adds test-only routes before the server starts.
 	Routes func(*gin.Engine)
+	// URLEnv names variables to set to the server's own URL (such as
+	// AUTHD_SSF_ISSUER): the listener is bound before the instance loads
+	// its configuration.
+	URLEnv []string
 }
 
 // Server is a running authd instance.
@@ -134,6 +139,21 @@ func New(t testing.TB, opts Options) *Server {
 			opts.DatabaseURL = testdb.PostgresURL(t)
 		}
 	}
+	var ln net.Listener
+	if len(opts.URLEnv) > 0 {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		env := make(map[string]string, len(opts.Env)+len(opts.URLEnv))
+		for k, v := range opts.Env {
+			env[k] = v
+		}
+		for _, k := range opts.URLEnv {
+			env[k] = "http://" + ln.Addr().String()
+		}
+		opts.Env = env
+	}
 	cfg := opts.config(t)
 	logs := opts.Logs
 	if logs == nil {
@@ -152,12 +172,20 @@ func New(t testing.TB, opts Options) *Server {
 		a, err = app.New(context.Background(), cfg, logs, nil)
 	}
 	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
 		t.Fatalf("start authd: %v", err)
 	}
 	if opts.Routes != nil {
 		opts.Routes(a.Handler().(*gin.Engine))
 	}
-	hs := httptest.NewServer(a.Handler())
+	hs := httptest.NewUnstartedServer(a.Handler())
+	if ln != nil {
+		hs.Listener.Close()
+		hs.Listener = ln
+	}
+	hs.Start()
 	s := &Server{App: a, URL: hs.URL, Client: hs.Client(), Config: cfg, DatabaseURL: opts.DatabaseURL,
 		SQLitePath: opts.SQLitePath, http: hs}
 	t.Cleanup(func() {

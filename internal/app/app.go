@@ -58,6 +58,7 @@ type App struct {
 	admin      *services.Admin
 	retention  *services.Retention
 	devices    *services.DeviceTokens
+	ssf        *services.SSF
 	// metricsAddr is the bound address of the metrics listener
 	// (AUTHD_METRICS_ADDR), once Run has bound it.
 	metricsAddr atomic.Value
@@ -145,6 +146,10 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 	events := services.NewEvents(clock)
 	events.Observe(services.CountEvent)
 	events.Observe(services.LogEvent(a.log))
+	if err := a.openSSF(ctx, events, clock); err != nil {
+		a.Close()
+		return nil, err
+	}
 	// The dialect is chosen here, once: the rotation store of the database,
 	// deciding on the database's clock on PostgreSQL unless a test's clock
 	// drives the decisions.
@@ -241,7 +246,7 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 	handlers.Register(r, handlers.Services{
 		Accounts: a.accounts, Sessions: a.sessions, Tokens: a.tokens, DeviceTokens: a.devices,
 		Ping: a.db.Ping, Draining: &a.draining,
-		Admin: a.admin, Metrics: a.publicMetrics(),
+		Admin: a.admin, Metrics: a.publicMetrics(), SSF: a.ssf,
 	}, handlers.Middleware{
 		Authenticate: middleware.Authenticate(a.tokens),
 		RequireAdmin: middleware.RequireAdmin,

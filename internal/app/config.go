@@ -102,6 +102,9 @@ type Config struct {
 	EventRetention    time.Duration `env:"AUTHD_EVENT_RETENTION" envDefault:"0s"`
 	RetentionInterval time.Duration `env:"AUTHD_RETENTION_INTERVAL" envDefault:"1h"`
 
+	// Shared Signals transmitter (config_ssf.go).
+	SSFConfig
+
 	// Derived at load time.
 	JWTSecretBytes []byte             `env:"-"`
 	PrivateKey     ed25519.PrivateKey `env:"-"`
@@ -292,6 +295,7 @@ func (c Config) validate() error {
 	default:
 		bad("AUTHD_JWT_ALG", "must be HS256 or EdDSA, not %q", c.JWTAlg)
 	}
+	c.validateSSF(bad)
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("AUTHD_TLS_CERT_FILE", "and AUTHD_TLS_KEY_FILE must be set together")
 	}
