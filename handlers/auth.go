@@ -127,6 +127,7 @@ func login(svc Services, limits loginLimits, cookies cookieConfig) gin.HandlerFu
 				return err
 			}
 		}
+		opts.KnownDevice = known.ID != uuid.Nil && known.UserID == u.ID
 		pair, err := svc.Sessions.Start(ctx, u, opts, m)
 		if err != nil {
 			return err

@@ -56,6 +56,8 @@ type Services struct {
 	Draining *atomic.Bool
 	// Admin serves /v1/admin.
 	Admin *services.Admin
+	// Webhooks serves /v1/admin/webhooks (webhooks.go).
+	Webhooks *services.Webhooks
 	// Metrics, when set, is served at /metrics (nil when the metrics have
 	// an address of their own, AUTHD_METRICS_ADDR).
 	Metrics http.Handler
@@ -122,6 +124,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	admin.DELETE("/sessions/:id", revokeAdminSession(svc.Admin))
 	admin.GET("/security-events", listSecurityEvents(svc.Admin))
 	registerSSF(r, admin, svc.SSF, mw)
+	registerWebhooks(admin, svc.Webhooks)
 	registerSessions(v1, svc, mw)
 
 	// The browser pages (/account, /admin/security) and their assets.

@@ -53,6 +53,7 @@ func Provider(dialect Dialect, db *sql.DB) (*goose.Provider, error) {
 		return nil, fmt.Errorf("unknown dialect %q", dialect)
 	}
 	opts = append(opts, goose.WithGoMigrations(emailForms(dialect)))
+	opts = append(opts, goose.WithGoMigrations(riverMigration(dialect)))
 	return goose.NewProvider(gd, db, sub, opts...)
 }
 

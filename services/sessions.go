@@ -22,6 +22,9 @@ type SessionConfig struct {
 	MaxAge      time.Duration // absolute lifetime from login, never extended
 	ReuseGrace  time.Duration // a retry of a just-rotated token within it is no theft
 	MaxSessions int           // active sessions per user
+	// NewDeviceWindow is how far back a sign-in looks for the user's known
+	// devices (new_device_login, new_device.go); 0 turns the check off.
+	NewDeviceWindow time.Duration
 }
 
 // Sessions starts, refreshes and ends sessions (devices). Each session is one
@@ -74,6 +77,8 @@ type TokenPair struct {
 type StartOptions struct {
 	DeviceName string // empty: named from the user agent
 	ClientID   string // empty: DefaultClientID
+	// KnownDevice: the login presented a live device token of the user.
+	KnownDevice bool
 }
 
 var (
@@ -139,14 +144,21 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 				return err
 			}
 		}
+		newDevice, err := s.newDevice(ctx, tx, u.ID, info, opts.KnownDevice, meta, now)
+		if err != nil {
+			return err
+		}
 		if err := models.CreateSession(ctx, tx, sess); err != nil {
 			return err
 		}
 		if err := models.CreateRefreshToken(ctx, tx, row); err != nil {
 			return err
 		}
-		return s.events.Record(ctx, tx, &models.SecurityEvent{Type: models.EventLoginSucceeded, UserID: &u.ID,
-			SessionID: &sid, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent, Details: jsonObject("client_id", clientID)})
+		if err := s.events.Record(ctx, tx, &models.SecurityEvent{Type: models.EventLoginSucceeded, UserID: &u.ID,
+			SessionID: &sid, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent, Details: jsonObject("client_id", clientID)}); err != nil {
+			return err
+		}
+		return s.recordNewDevice(ctx, tx, newDevice, sess)
 	})
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("start session: %w", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/authd/authd/handlers"
+	"github.com/authd/authd/internal/outbox"
 	"github.com/authd/authd/internal/platform/memfeed"
 	"github.com/authd/authd/internal/platform/pgfeed"
 	"github.com/authd/authd/internal/platform/ratelimit"
@@ -59,6 +60,8 @@ type App struct {
 	retention  *services.Retention
 	devices    *services.DeviceTokens
 	ssf        *services.SSF
+	outbox     *outbox.Outbox
+	webhooks   *services.Webhooks
 	// metricsAddr is the bound address of the metrics listener
 	// (AUTHD_METRICS_ADDR), once Run has bound it.
 	metricsAddr atomic.Value
@@ -146,6 +149,10 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 	events := services.NewEvents(clock)
 	events.Observe(services.CountEvent)
 	events.Observe(services.LogEvent(a.log))
+	if err := a.openOutbox(ctx, events, clock); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if err := a.openSSF(ctx, events, clock); err != nil {
 		a.Close()
 		return nil, err
@@ -156,6 +163,7 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 	rotations := services.NewRotationStore(db, databaseTime)
 	a.sessions = services.NewSessions(db.DB, rotations, services.SessionConfig{
 		RefreshTTL: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge, ReuseGrace: cfg.ReuseGrace, MaxSessions: cfg.MaxSessions,
+		NewDeviceWindow: cfg.NewDeviceWindow,
 	}, a.tokens, events, a.revoked, pub, key, clock)
 	a.accounts = services.NewAccounts(db.DB, services.AccountConfig{
 		MinPasswordLength: cfg.PasswordMinLength, SignupEnabled: cfg.SignupEnabled,
@@ -246,7 +254,7 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 	handlers.Register(r, handlers.Services{
 		Accounts: a.accounts, Sessions: a.sessions, Tokens: a.tokens, DeviceTokens: a.devices,
 		Ping: a.db.Ping, Draining: &a.draining,
-		Admin: a.admin, Metrics: a.publicMetrics(), SSF: a.ssf,
+		Admin: a.admin, Metrics: a.publicMetrics(), SSF: a.ssf, Webhooks: a.webhooks,
 	}, handlers.Middleware{
 		Authenticate: middleware.Authenticate(a.tokens),
 		RequireAdmin: middleware.RequireAdmin,
@@ -483,6 +491,12 @@ func (a *App) MetricsAddr() string {
 	s, _ := a.metricsAddr.Load().(string)
 	return s
 }
+
+// Outbox returns the outbox of security events.
+func (a *App) Outbox() *outbox.Outbox { return a.outbox }
+
+// Webhooks returns the webhook service.
+func (a *App) Webhooks() *services.Webhooks { return a.webhooks }
 
 // Admin returns the admin service.
 func (a *App) Admin() *services.Admin { return a.admin }

@@ -104,6 +104,16 @@ type Config struct {
 
 	// Shared Signals transmitter (config_ssf.go).
 	SSFConfig
+	// Outbox, webhooks and new-device alerts (config_outbox.go).
+	WebhookAllowPrivate bool          `env:"AUTHD_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
+	WebhookTimeout      time.Duration `env:"AUTHD_WEBHOOK_TIMEOUT" envDefault:"10s"`
+	WebhookRetryBase    time.Duration `env:"AUTHD_WEBHOOK_RETRY_BASE" envDefault:"5s"`
+	OutboxWorkers       int           `env:"AUTHD_OUTBOX_WORKERS" envDefault:"10"`
+	OutboxRescueAfter   time.Duration `env:"AUTHD_OUTBOX_RESCUE_AFTER" envDefault:"1m"`
+	SMTPURL             string        `env:"AUTHD_SMTP_URL"`
+	SMTPFrom            string        `env:"AUTHD_SMTP_FROM"`
+	PublicURL           string        `env:"AUTHD_PUBLIC_URL"`
+	NewDeviceWindow     time.Duration `env:"AUTHD_NEW_DEVICE_WINDOW" envDefault:"2160h"`
 
 	// Derived at load time.
 	JWTSecretBytes []byte             `env:"-"`
@@ -296,6 +306,7 @@ func (c Config) validate() error {
 		bad("AUTHD_JWT_ALG", "must be HS256 or EdDSA, not %q", c.JWTAlg)
 	}
 	c.validateSSF(bad)
+	c.validateOutbox(bad)
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("AUTHD_TLS_CERT_FILE", "and AUTHD_TLS_KEY_FILE must be set together")
 	}

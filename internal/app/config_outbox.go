@@ -1,0 +1,51 @@
+package app
+
+import (
+	"net/url"
+	"time"
+)
+
+// validateOutbox checks the settings of the outbox, the webhooks and the
+// new-device e-mails.
+func (c *Config) validateOutbox(bad func(name, format string, args ...any)) {
+	if c.OutboxWorkers < 1 || c.OutboxWorkers > 1000 {
+		bad("AUTHD_OUTBOX_WORKERS", "must be between 1 and 1000")
+	}
+	if c.OutboxRescueAfter < 2*time.Second {
+		bad("AUTHD_OUTBOX_RESCUE_AFTER", "must be at least 2s")
+	}
+	if c.WebhookTimeout < 100*time.Millisecond {
+		bad("AUTHD_WEBHOOK_TIMEOUT", "must be at least 100ms")
+	}
+	if c.WebhookRetryBase < 10*time.Millisecond || c.WebhookRetryBase > time.Hour {
+		bad("AUTHD_WEBHOOK_RETRY_BASE", "must be between 10ms and 1h")
+	}
+	if c.NewDeviceWindow < time.Hour {
+		bad("AUTHD_NEW_DEVICE_WINDOW", "must be at least 1h")
+	}
+	if c.SMTPURL != "" {
+		u, err := url.Parse(c.SMTPURL)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			bad("AUTHD_SMTP_URL", "must be smtp://[user:password@]host[:port] or smtps://…")
+		}
+		if c.SMTPFrom == "" {
+			bad("AUTHD_SMTP_FROM", "is required with AUTHD_SMTP_URL")
+		}
+		if c.PublicURL == "" {
+			bad("AUTHD_PUBLIC_URL", "is required with AUTHD_SMTP_URL (the e-mails link to its /account page)")
+		}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("AUTHD_PUBLIC_URL", "must be an absolute http(s) URL such as https://auth.example.com")
+		}
+	}
+}
+
+// webhookJobTimeout is the time one delivery attempt may take: the
+// receiver's timeout, within half of the rescue time so that a live
+// attempt is never taken for a dead one.
+func (c Config) webhookJobTimeout() time.Duration {
+	return min(c.WebhookTimeout, c.OutboxRescueAfter/2-500*time.Millisecond)
+}
