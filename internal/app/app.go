@@ -61,6 +61,7 @@ type App struct {
 	devices    *services.DeviceTokens
 	ssf        *services.SSF
 	outbox     *outbox.Outbox
+	events     *services.Events
 	webhooks   *services.Webhooks
 	// metricsAddr is the bound address of the metrics listener
 	// (AUTHD_METRICS_ADDR), once Run has bound it.
@@ -149,6 +150,7 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 	events := services.NewEvents(clock)
 	events.Observe(services.CountEvent)
 	events.Observe(services.LogEvent(a.log))
+	a.events = events
 	if err := a.openOutbox(ctx, events, clock); err != nil {
 		a.Close()
 		return nil, err
@@ -494,6 +496,9 @@ func (a *App) MetricsAddr() string {
 
 // Outbox returns the outbox of security events.
 func (a *App) Outbox() *outbox.Outbox { return a.outbox }
+
+// Events returns the recorder of security events.
+func (a *App) Events() *services.Events { return a.events }
 
 // Webhooks returns the webhook service.
 func (a *App) Webhooks() *services.Webhooks { return a.webhooks }
