@@ -96,6 +96,8 @@ func rootCommand(ctx context.Context, getenv func(string) string, stdin io.Reade
 	user.AddCommand(userCreate, userSetRole)
 	root.AddCommand(user)
 
+	root.AddCommand(webhookCommand(getenv, stdout))
+
 	keys := &cobra.Command{Use: "keys", Short: "Manage signing keys"}
 	keys.AddCommand(&cobra.Command{
 		Use:   "generate",

@@ -141,7 +141,7 @@ func TestRun_CLIAndEdDSA(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "cli.db")
 	var out testutil.SyncBuffer
 	ctx := context.Background()
-	env := testEnv(t, map[string]string{"AUTHD_SQLITE_PATH": dbPath})
+	env := testEnv(t, map[string]string{"AUTHD_SQLITE_PATH": dbPath, "AUTHD_WEBHOOK_ALLOW_PRIVATE": "true"})
 	runCmd := func(stdin string, args ...string) error {
 		return run(ctx, append([]string{"authd"}, args...), env, strings.NewReader(stdin), &out, &out)
 	}
@@ -176,6 +176,16 @@ func TestRun_CLIAndEdDSA(t *testing.T) {
 	}
 	if err := runCmd("correct horse battery staple 42\n", "user", "create", "--email", "o\u200bps@example.com", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "U+200B") {
 		t.Fatalf("user create with a zero-width space = %v, want the reason", err)
+	}
+
+	if err := runCmd("", "webhook", "add", "--url", "http://127.0.0.1:9/hook", "--event-types", "session_revoked,new_device_login"); err != nil {
+		t.Fatalf("webhook add: %v", err)
+	}
+	if !regexp.MustCompile(`created webhook [0-9a-f-]{36} for http://127.0.0.1:9/hook \(session_revoked,new_device_login\)\nsecret: whsec_[A-Za-z0-9+/]{43}=`).MatchString(out.String()) {
+		t.Fatalf("webhook add printed %q", out.String())
+	}
+	if err := runCmd("", "webhook", "add", "--url", "ftp://example.com/x"); err == nil {
+		t.Fatal("webhook add accepted an ftp URL")
 	}
 
 	var keys testutil.SyncBuffer
