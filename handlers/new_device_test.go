@@ -31,7 +31,7 @@ func TestNewDeviceLogin_EventWebhookAndMail(t *testing.T) {
 		before := len(sink.Messages())
 
 		email, first := s.NewUser(t, "traveller", apitest.UA(uaChromeWindows)) // the first sign-in
-		loginWith(t, s, email, nil, apitest.UA(uaChromeWindows))                // a known device
+		loginWith(t, s, email, nil, apitest.UA(uaChromeWindows))               // a known device
 		known := loginWith(t, s, email, map[string]any{"device_token": first.DeviceToken}, apitest.UA(uaSafariIPhone))
 		if first.DeviceToken == "" || known.SessionID == "" {
 			t.Fatal("no device token from the first sign-in")

@@ -50,7 +50,7 @@ func addWebhook(ctx context.Context, getenv func(string) string, url string, typ
 	}
 	// The outbox without workers: the webhook_created event is queued for
 	// the other endpoints like any event; the servers deliver it.
-	_, webhooks, err := app.NewOutbox(ctx, cfg, db, services.NewEvents(services.SystemClock), nil, nil)
+	_, webhooks, err := app.NewOutbox(ctx, cfg, db, db, services.NewEvents(services.SystemClock), nil, nil)
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ type Config struct {
 	WebhookAllowPrivate bool          `env:"AUTHD_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
 	WebhookTimeout      time.Duration `env:"AUTHD_WEBHOOK_TIMEOUT" envDefault:"10s"`
 	WebhookRetryBase    time.Duration `env:"AUTHD_WEBHOOK_RETRY_BASE" envDefault:"5s"`
-	OutboxWorkers       int           `env:"AUTHD_OUTBOX_WORKERS" envDefault:"10"`
+	OutboxWorkers       int           `env:"AUTHD_OUTBOX_WORKERS" envDefault:"20"`
 	OutboxRescueAfter   time.Duration `env:"AUTHD_OUTBOX_RESCUE_AFTER" envDefault:"1m"`
 	SMTPURL             string        `env:"AUTHD_SMTP_URL"`
 	SMTPFrom            string        `env:"AUTHD_SMTP_FROM"`

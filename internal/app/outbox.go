@@ -15,8 +15,25 @@ import (
 // webhook sink always, the new-device mail sink when AUTHD_SMTP_URL is set.
 // Events recorded from now on queue their deliveries in their own
 // transaction; the workers start at once and stop in Close.
+//
+// On PostgreSQL the outbox works on a small pool of its own (River's polls,
+// the workers' reads and writes): deliveries never take a connection a
+// request is waiting for, and a burst of them cannot starve refreshes.
+// Enqueueing still happens on the request's own transaction.
 func (a *App) openOutbox(ctx context.Context, events *services.Events, clock services.Clock) error {
-	ob, webhooks, err := NewOutbox(ctx, a.cfg, a.db, events, clock, a.log)
+	work := a.db
+	if a.db.IsPostgres() {
+		var err error
+		work, err = models.Open(models.Options{
+			URL: a.cfg.DatabaseURL, MaxOpenConns: min(a.cfg.OutboxWorkers, 8) + 2,
+			StatementTimeout: a.cfg.DBTimeout, LockTimeout: a.cfg.DBLockTimeout, ApplicationName: "authd-outbox",
+		})
+		if err != nil {
+			return err
+		}
+		a.closers = append(a.closers, func() { work.Close() })
+	}
+	ob, webhooks, err := NewOutbox(ctx, a.cfg, a.db, work, events, clock, a.log)
 	if err != nil {
 		return err
 	}
@@ -37,24 +54,25 @@ func (a *App) openOutbox(ctx context.Context, events *services.Events, clock ser
 
 // NewOutbox builds the outbox and the webhook service on db and makes
 // events enqueue into it, without starting any worker (`authd webhook add`
-// uses it so that its own event is pushed too).
-func NewOutbox(ctx context.Context, cfg Config, db *models.DB, events *services.Events, clock services.Clock, log *slog.Logger) (*outbox.Outbox, *services.Webhooks, error) {
+// uses it so that its own event is pushed too). The outbox's own work runs
+// on work (which may be db).
+func NewOutbox(ctx context.Context, cfg Config, db, work *models.DB, events *services.Events, clock services.Clock, log *slog.Logger) (*outbox.Outbox, *services.Webhooks, error) {
 	if clock == nil {
 		clock = services.SystemClock
 	}
 	guard := netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
-	sinks := []outbox.Sink{outbox.NewWebhooks(db.DB, outbox.WebhookOptions{
+	sinks := []outbox.Sink{outbox.NewWebhooks(work.DB, outbox.WebhookOptions{
 		Guard: guard, RetryBase: cfg.WebhookRetryBase, Timeout: cfg.webhookJobTimeout(), Events: events, Now: clock,
 	})}
 	if cfg.SMTPURL != "" {
-		m, err := outbox.NewMail(db.DB, outbox.MailOptions{URL: cfg.SMTPURL, From: cfg.SMTPFrom,
+		m, err := outbox.NewMail(work.DB, outbox.MailOptions{URL: cfg.SMTPURL, From: cfg.SMTPFrom,
 			PublicURL: cfg.PublicURL, RetryBase: cfg.WebhookRetryBase, Timeout: cfg.OutboxRescueAfter / 2})
 		if err != nil {
 			return nil, nil, err
 		}
 		sinks = append(sinks, m)
 	}
-	ob, err := outbox.New(ctx, db, outbox.Options{Workers: cfg.OutboxWorkers, RescueAfter: cfg.OutboxRescueAfter,
+	ob, err := outbox.New(ctx, work, outbox.Options{Workers: cfg.OutboxWorkers, RescueAfter: cfg.OutboxRescueAfter,
 		Log: log}, sinks...)
 	if err != nil {
 		return nil, nil, err

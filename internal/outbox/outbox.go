@@ -57,7 +57,7 @@ type Sink interface {
 
 // Options configure the outbox.
 type Options struct {
-	// Workers is how many jobs one instance works at once (default 10).
+	// Workers is how many jobs one instance works at once (default 20).
 	Workers int
 	// RescueAfter is how long a job may run before River considers its
 	// worker dead and retries it elsewhere (default 1m). A job's own
@@ -72,7 +72,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Workers <= 0 {
-		o.Workers = 10
+		o.Workers = 20
 	}
 	if o.RescueAfter <= 0 {
 		o.RescueAfter = time.Minute
@@ -129,7 +129,7 @@ func New(ctx context.Context, db *models.DB, opts Options, sinks ...Sink) (*Outb
 		Schema:               schema,
 		PollOnly:             true,
 		FetchPollInterval:    opts.PollInterval,
-		FetchCooldown:        min(opts.PollInterval, 100*time.Millisecond),
+		FetchCooldown:        min(opts.PollInterval, 20*time.Millisecond),
 		JobTimeout:           opts.JobTimeout(),
 		RescueStuckJobsAfter: opts.RescueAfter,
 		MaxAttempts:          MaxAttempts,
