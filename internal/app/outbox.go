@@ -25,7 +25,9 @@ func (a *App) openOutbox(ctx context.Context, events *services.Events, clock ser
 	if a.db.IsPostgres() {
 		var err error
 		work, err = models.Open(models.Options{
-			URL: a.cfg.DatabaseURL, MaxOpenConns: min(a.cfg.OutboxWorkers, 8) + 2,
+			// A delivery holds a connection only for its short reads and
+			// writes, not during the HTTP call: four serve the workers.
+			URL: a.cfg.DatabaseURL, MaxOpenConns: outboxConns,
 			StatementTimeout: a.cfg.DBTimeout, LockTimeout: a.cfg.DBLockTimeout, ApplicationName: "authd-outbox",
 		})
 		if err != nil {
@@ -51,6 +53,9 @@ func (a *App) openOutbox(ctx context.Context, events *services.Events, clock ser
 	})
 	return nil
 }
+
+// outboxConns bounds the outbox's own PostgreSQL pool.
+const outboxConns = 4
 
 // NewOutbox builds the outbox and the webhook service on db and makes
 // events enqueue into it, without starting any worker (`authd webhook add`
