@@ -21,7 +21,7 @@ type Events struct {
 }
 
 // Enqueuer queues the outbound deliveries of ev (webhooks, e-mails, …) in
-// tx, the transaction that records it: an outbox (see internal/outbox).
+// tx, the transaction that records it: an outbox (see internal/platform/outbox).
 type Enqueuer func(ctx context.Context, tx *gorm.DB, ev *models.SecurityEvent) error
 
 // Enqueue registers fn to run for every event recorded, in its transaction.

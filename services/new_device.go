@@ -8,8 +8,8 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"github.com/authd/authd/services/device"
 	"github.com/authd/authd/models"
+	"github.com/authd/authd/services/device"
 )
 
 // newDeviceFinding says why a sign-in counts as one from a new device.

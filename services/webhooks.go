@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"github.com/authd/authd/internal/netguard"
 	"github.com/authd/authd/models"
 )
 
@@ -32,8 +31,10 @@ type WebhookConfig struct {
 	Production bool
 	// AllowPrivate allows loopback, link-local and private destinations.
 	AllowPrivate bool
-	// Guard checks the addresses of endpoint names at registration.
-	Guard netguard.Guard
+	// CheckHost returns an error when host is, or resolves to, an address
+	// webhooks must not reach (internal/netguard, wired in internal/app).
+	// Without it every URL is refused unless AllowPrivate.
+	CheckHost func(ctx context.Context, host string) error
 }
 
 // RotationOverlap is how long the previous secret keeps signing after a
@@ -53,7 +54,6 @@ type Webhooks struct {
 
 // NewWebhooks returns a Webhooks.
 func NewWebhooks(db *gorm.DB, cfg WebhookConfig, events *Events, now Clock) *Webhooks {
-	cfg.Guard.AllowPrivate = cfg.AllowPrivate
 	return &Webhooks{db: db, cfg: cfg, events: events, now: now}
 }
 
@@ -85,11 +85,11 @@ func (w *Webhooks) CheckURL(ctx context.Context, raw string) error {
 	default:
 		return Errorf(CodeInvalidRequest, "url must use https.")
 	}
-	if err := w.cfg.Guard.CheckHost(ctx, u.Hostname()); err != nil {
-		if errors.Is(err, netguard.ErrBlocked) {
-			return Errorf(CodeInvalidRequest, "url must not point to a loopback, link-local, private or unspecified address.")
-		}
-		return Errorf(CodeInvalidRequest, "url: the host name does not resolve.")
+	if w.cfg.AllowPrivate {
+		return nil
+	}
+	if w.cfg.CheckHost == nil || w.cfg.CheckHost(ctx, u.Hostname()) != nil {
+		return Errorf(CodeInvalidRequest, "url must name a host that resolves, and not to a loopback, link-local, private or unspecified address.")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/authd/authd/internal/netguard"
 	"github.com/authd/authd/services"
 )
 
@@ -11,7 +12,7 @@ import (
 // resolves to a loopback, link-local, private or unspecified address.
 func TestWebhooks_URLsRefusedInProduction(t *testing.T) {
 	ctx := context.Background()
-	prod := services.NewWebhooks(nil, services.WebhookConfig{Production: true}, nil, services.SystemClock)
+	prod := services.NewWebhooks(nil, services.WebhookConfig{Production: true, CheckHost: netguard.Guard{}.CheckHost}, nil, services.SystemClock)
 	for _, u := range []string{
 		"https://127.0.0.1/hook", "https://[::1]/hook", "https://169.254.169.254/latest/meta-data/",
 		"https://10.0.0.1/hook", "https://10.200.3.4:8443/hook", "https://localhost/hook",

@@ -24,8 +24,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/authd/authd/handlers"
-	"github.com/authd/authd/internal/outbox"
 	"github.com/authd/authd/internal/platform/memfeed"
+	"github.com/authd/authd/internal/platform/outbox"
 	"github.com/authd/authd/internal/platform/pgfeed"
 	"github.com/authd/authd/internal/platform/ratelimit"
 	"github.com/authd/authd/metrics"

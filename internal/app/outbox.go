@@ -6,12 +6,12 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/netguard"
-	"github.com/authd/authd/internal/outbox"
+	"github.com/authd/authd/internal/platform/outbox"
 	"github.com/authd/authd/models"
 	"github.com/authd/authd/services"
 )
 
-// openOutbox wires the outbox of security events (internal/outbox): the
+// openOutbox wires the outbox of security events (internal/platform/outbox): the
 // webhook sink always, the new-device mail sink when AUTHD_SMTP_URL is set.
 // Events recorded from now on queue their deliveries in their own
 // transaction; the workers start at once and stop in Close.
@@ -84,7 +84,7 @@ func NewOutbox(ctx context.Context, cfg Config, db, work *models.DB, events *ser
 	}
 	events.Enqueue(ob.Enqueue)
 	webhooks := services.NewWebhooks(db.DB, services.WebhookConfig{
-		Production: cfg.Env == "production", AllowPrivate: cfg.WebhookAllowPrivate,
+		Production: cfg.Env == "production", AllowPrivate: cfg.WebhookAllowPrivate, CheckHost: guard.CheckHost,
 	}, events, clock)
 	return ob, webhooks, nil
 }
