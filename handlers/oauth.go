@@ -74,7 +74,7 @@ type oauthTokenResponse struct {
 // oauthToken is the token endpoint: grant_type=refresh_token only. Any
 // other grant, the password grant included, is unsupported_grant_type
 // before anything else is looked at, so it never touches an account.
-func oauthToken(ses *services.Sessions) gin.HandlerFunc {
+func oauthToken(ses *services.Sessions, dpop dpopSetup) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		form, err := readForm(c)
 		if err != nil {
@@ -96,11 +96,15 @@ func oauthToken(ses *services.Sessions) gin.HandlerFunc {
 			// authd issues no scopes, so any requested scope exceeds the grant.
 			return &services.Error{Code: services.CodeInvalidScope, Detail: "authd tokens carry no scopes."}
 		}
-		pair, err := ses.Refresh(c.Request.Context(), raw, meta(c))
+		binding, err := dpop.refreshBinding(c)
 		if err != nil {
 			return err
 		}
-		c.JSON(http.StatusOK, oauthTokenResponse{AccessToken: pair.Access.Token, TokenType: "Bearer",
+		pair, err := ses.RefreshBound(c.Request.Context(), raw, meta(c), binding)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, oauthTokenResponse{AccessToken: pair.Access.Token, TokenType: tokenType(pair.Access.Principal),
 			ExpiresIn: pair.Access.ExpiresIn, RefreshToken: pair.RefreshToken})
 		return nil
 	})
