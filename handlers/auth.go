@@ -258,7 +258,7 @@ type logoutRequest struct {
 
 func (logoutRequest) Valid() error { return nil }
 
-func logout(ses *services.Sessions, verifier accessVerifier, cookies cookieConfig) gin.HandlerFunc {
+func logout(ses *services.Sessions, verifier accessVerifier, cookies cookieConfig, dpop dpopSetup) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		req, err := decode[logoutRequest](c, true)
 		if err != nil {
@@ -268,15 +268,20 @@ func logout(ses *services.Sessions, verifier accessVerifier, cookies cookieConfi
 		raw, fromCookie, err := cookies.refreshToken(c, req.RefreshToken)
 		switch {
 		case err == nil:
-			if err := ses.Logout(c.Request.Context(), raw, m); err != nil {
+			binding, err := dpop.refreshBinding(c)
+			if err != nil {
+				return err
+			}
+			if err := ses.LogoutBound(c.Request.Context(), raw, m, binding); err != nil {
 				return err
 			}
 			if fromCookie {
 				cookies.clear(c)
 			}
 		case hasBearer(c):
-			// Only an access token: end its session.
-			if p, err := verifier.Verify(c.Request.Context(), bearer(c)); err == nil {
+			// Only an access token: end its session. A DPoP-bound token
+			// presented as Bearer proves nothing of its key: ignored.
+			if p, err := verifier.Verify(c.Request.Context(), bearer(c)); err == nil && p.JKT == "" {
 				if _, err := ses.Revoke(c.Request.Context(), p.SessionID, "logout", nil, m); err != nil {
 					return err
 				}

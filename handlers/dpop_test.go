@@ -283,10 +283,10 @@ func TestDPoP_GraceAndReuse(t *testing.T) {
 // TestDPoP_ReplayOnSecondInstance: two instances on one database and one
 // Redis refuse a proof used on the other.
 func TestDPoP_ReplayOnSecondInstance(t *testing.T) {
-	redis := redistest.Start(t)
 	for _, dialect := range []string{"postgres", "sqlite"} {
 		t.Run(dialect, func(t *testing.T) {
-			env := map[string]string{"AUTHD_REDIS_URL": redis.URL(), "AUTHD_RATE_PREFIX": "dpop-test-" + dialect,
+			redisURL, prefix := redistest.Shared(t)
+			env := map[string]string{"AUTHD_REDIS_URL": redisURL, "AUTHD_RATE_PREFIX": prefix,
 				"AUTHD_PUBLIC_URL": "https://auth.example.test"}
 			a := apitest.New(t, apitest.Options{Dialect: dialect, Env: env})
 			b := apitest.New(t, apitest.Options{Env: env, DatabaseURL: a.DatabaseURL, SQLitePath: a.SQLitePath})

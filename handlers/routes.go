@@ -97,7 +97,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	v1.POST("/auth/register", chain(mw.LimitRegister, register(svc.Accounts))...)
 	v1.POST("/auth/login", chain(mw.LimitLogin, login(svc, loginLimits{account: mw.LimitAccount, device: mw.LimitDevice}, cookies, dpop))...)
 	v1.POST("/auth/refresh", chain(mw.LimitRefresh, refresh(svc.Sessions, cookies, dpop))...)
-	v1.POST("/auth/logout", logout(svc.Sessions, svc.Tokens, cookies))
+	v1.POST("/auth/logout", logout(svc.Sessions, svc.Tokens, cookies, dpop))
 	// A password proof of a signed-in session has a budget of its own (per
 	// session) and none of the login's: an attacker spending the account's
 	// or the address's login budget must not keep the owner's signed-in
@@ -113,7 +113,7 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	// refresh rate limit as /v1/auth/refresh, RFC 6749 §5.2 errors.
 	oauth := r.Group("/oauth", chain(mw.OAuthErrors, oauthResponses)...)
 	oauth.POST("/token", chain(mw.LimitRefresh, oauthToken(svc.Sessions, dpop))...)
-	oauth.POST("/revoke", oauthRevoke(svc.Sessions, svc.Tokens))
+	oauth.POST("/revoke", oauthRevoke(svc.Sessions, svc.Tokens, dpop))
 
 	r.GET("/openapi.yaml", openAPI)
 	if svc.Metrics != nil {

@@ -354,9 +354,17 @@ func (s *Sessions) reuseDetected(ctx context.Context, st RefreshState, meta Meta
 	return errRefreshReused
 }
 
-// Logout revokes the session of a refresh token (reason logout). An unknown
-// or malformed token is no error: logout answers the same whatever it gets.
+// Logout is LogoutBound with no DPoP proof.
 func (s *Sessions) Logout(ctx context.Context, raw string, meta Meta) error {
+	return s.LogoutBound(ctx, raw, meta, Binding{})
+}
+
+// LogoutBound revokes the session of a refresh token (reason logout). An
+// unknown or malformed token is no error: logout answers the same whatever
+// it gets. A session bound to a DPoP key is only ended with a proof of that
+// key (ProofHolds): a thief holding the token alone cannot sign the owner
+// out either, and gets the same silent answer.
+func (s *Sessions) LogoutBound(ctx context.Context, raw string, meta Meta, b Binding) error {
 	tok, ok := parseRefreshToken(raw)
 	if !ok {
 		return nil
@@ -369,6 +377,16 @@ func (s *Sessions) Logout(ctx context.Context, raw string, meta Meta) error {
 		return fmt.Errorf("logout: %w", err)
 	}
 	if !secretMatches(tok.Secret, rt.SecretHash) {
+		return nil
+	}
+	sess, err := models.FindSessionByID(ctx, s.db, rt.SessionID)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	if !ProofHolds(SessionStateOf(sess), b) {
 		return nil
 	}
 	_, err = s.Revoke(ctx, rt.SessionID, models.ReasonLogout, nil, meta)
