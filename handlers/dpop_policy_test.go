@@ -111,6 +111,24 @@ func TestDPoP_OAuthTokenAndSessions(t *testing.T) {
 		if !bound[tok.SessionID] || bound[plain.SessionID] {
 			t.Fatalf("dpop_bound = %v, want true for %s only", bound, tok.SessionID)
 		}
+		// The admin view says the same.
+		_, admin := newAdmin(t, s)
+		r = s.Do(t, "GET", "/v1/admin/users/"+tok.User.ID+"/sessions", nil, apitest.Bearer(admin.AccessToken))
+		var adminOut struct {
+			Sessions []struct {
+				ID        string `json:"id"`
+				DPoPBound bool   `json:"dpop_bound"`
+			} `json:"sessions"`
+		}
+		r.JSON(t, &adminOut)
+		for _, x := range adminOut.Sessions {
+			if x.DPoPBound != (x.ID == tok.SessionID) {
+				t.Fatalf("admin view: session %s dpop_bound = %v", x.ID, x.DPoPBound)
+			}
+		}
+		if len(adminOut.Sessions) != 2 {
+			t.Fatalf("admin view lists %d sessions (%d %s), want 2", len(adminOut.Sessions), r.Status, r.Body)
+		}
 
 		// Without the key, logout and revocation end nothing.
 		if r := s.Do(t, "POST", "/v1/auth/logout", map[string]string{"refresh_token": refresh}); r.Status != http.StatusNoContent {
