@@ -24,7 +24,7 @@ import (
 // RFC 7638 thumbprint (jkt), and bound access tokens carry it as cnf.jkt.
 //
 // go-jose/v4 parses the JWS, the embedded JWK and computes thumbprints: it
-// refuses algorithms outside the list given to ParseSigned (so "none" and
+// refuses algorithms outside the list given to ParseSignedCompact (a proof is a compact JWS only) (so "none" and
 // HMAC never reach a verifier) and an embedded JWK that is not a public key.
 
 // DPoPAlgs are the proof algorithms accepted (dpop_signing_alg_values_supported).
@@ -149,7 +149,7 @@ func (d *DPoP) Check(ctx context.Context, req ProofRequest) (Proof, error) {
 	if req.Proof == "" || len(req.Proof) > maxProofLength {
 		return Proof{}, proofError("missing or too long.")
 	}
-	jws, err := jose.ParseSigned(req.Proof, DPoPAlgs)
+	jws, err := jose.ParseSignedCompact(req.Proof, DPoPAlgs)
 	if err != nil || len(jws.Signatures) != 1 {
 		return Proof{}, proofError("not a JWS signed with one of %s and a public jwk.", strings.Join(DPoPAlgNames(), ", "))
 	}
