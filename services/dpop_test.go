@@ -90,6 +90,42 @@ func TestDPoP_Check(t *testing.T) {
 	}
 }
 
+// TestDPoP_NonceRotates: a nonce is good in its own 5-minute step and the
+// next one, then refused with use_dpop_nonce; every instance on the same
+// server key derives the same nonces.
+func TestDPoP_NonceRotates(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	cfg := services.DPoPConfig{RequireNonce: true}
+	a := services.NewDPoP(cfg, dpopreplay.NewMemory(clock), []byte("server key"), clock)
+	b := services.NewDPoP(cfg, dpopreplay.NewMemory(clock), []byte("server key"), clock)
+	other := services.NewDPoP(cfg, dpopreplay.NewMemory(clock), []byte("another key"), clock)
+	k := apitest.NewDPoPKey(t, jose.ES256, clock)
+	url := "https://auth.example.com/v1/auth/refresh"
+	nonce := a.Nonce()
+	if nonce != b.Nonce() || nonce == other.Nonce() {
+		t.Fatal("instances on one server key disagree on the nonce, or another key gives the same")
+	}
+	check := func(d *services.DPoP, n string) error {
+		_, err := d.Check(context.Background(), services.ProofRequest{Proof: k.Sign(t, apitest.ProofClaims{HTM: "POST", HTU: url, Nonce: n}), Method: "POST", URL: url})
+		return err
+	}
+	if err := check(b, nonce); err != nil {
+		t.Fatalf("a's nonce at b: %v", err)
+	}
+	if err := check(a, ""); services.ErrorCode(err) != services.CodeUseDPoPNonce {
+		t.Fatalf("no nonce = %v, want use_dpop_nonce", err)
+	}
+	now = now.Add(6 * time.Minute) // the next step: still good, but a new one is handed out
+	if err := check(a, nonce); err != nil || a.Nonce() == nonce {
+		t.Fatalf("the previous step's nonce = %v (new nonce %q), want accepted and a new one", err, a.Nonce())
+	}
+	now = now.Add(5 * time.Minute)
+	if err := check(a, nonce); services.ErrorCode(err) != services.CodeUseDPoPNonce {
+		t.Fatalf("a nonce two steps old = %v, want use_dpop_nonce", err)
+	}
+}
+
 // BenchmarkDPoP_Check is the whole cost of checking one ES256 proof: parse,
 // signature, claims, thumbprint and the in-process replay cache.
 func BenchmarkDPoP_Check(b *testing.B) {

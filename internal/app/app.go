@@ -171,9 +171,12 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 		a.Close()
 		return nil, err
 	}
+	// A proof's freshness is judged on the real clock, always: it is a
+	// comparison with the client's real clock, and Redis expires proof ids
+	// in real time. A test's settable clock drives session lifetimes only.
 	a.dpop = services.NewDPoP(services.DPoPConfig{
 		MaxAge: cfg.DPoPMaxAge, RequireNonce: cfg.DPoPNonce, RequiredClients: cfg.DPoPRequiredClients,
-	}, a.dpopReplayCache(clock), key, clock)
+	}, a.dpopReplayCache(services.SystemClock), key, services.SystemClock)
 	a.admin = services.NewAdmin(db.DB, a.sessions, clock)
 	a.devices = services.NewDeviceTokens(db.DB, cfg.DeviceTokenTTL, clock)
 	a.retention = services.NewRetention(db.DB, services.RetentionConfig{
