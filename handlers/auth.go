@@ -87,7 +87,7 @@ type loginLimits struct {
 	account, device FailureLimiter
 }
 
-func login(svc Services, limits loginLimits, cookies cookieConfig) gin.HandlerFunc {
+func login(svc Services, limits loginLimits, cookies cookieConfig, dpop dpopSetup) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		req, err := decode[loginRequest](c, false)
 		if err != nil {
@@ -100,6 +100,11 @@ func login(svc Services, limits loginLimits, cookies cookieConfig) gin.HandlerFu
 				return invalid("device_name must have 1 to 100 characters once control and invisible characters are removed.")
 			}
 			opts.DeviceName = name
+		}
+		// The proof is checked before any bcrypt work: a login that cannot
+		// bind the key it was asked to bind costs nothing.
+		if opts.DPoPJKT, err = dpop.loginBinding(c, req.ClientID); err != nil {
+			return err
 		}
 		ctx := c.Request.Context()
 		known, err := knownDevice(c, svc.DeviceTokens, req, cookies)
@@ -210,7 +215,7 @@ func (r refreshRequest) Valid() error {
 
 var errNoRefreshToken = services.Errorf(services.CodeInvalidToken, "Send a refresh token in the body, or the refresh cookie with an X-Requested-With header.")
 
-func refresh(ses *services.Sessions, cookies cookieConfig) gin.HandlerFunc {
+func refresh(ses *services.Sessions, cookies cookieConfig, dpop dpopSetup) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		req, err := decode[refreshRequest](c, true)
 		if err != nil {
@@ -220,7 +225,11 @@ func refresh(ses *services.Sessions, cookies cookieConfig) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		pair, err := ses.Refresh(c.Request.Context(), raw, meta(c))
+		binding, err := dpop.refreshBinding(c)
+		if err != nil {
+			return err
+		}
+		pair, err := ses.RefreshBound(c.Request.Context(), raw, meta(c), binding)
 		if err != nil {
 			// Clear the cookie only when the family is really dead: a
 			// request that merely lost a race must never delete the
@@ -250,7 +259,7 @@ type logoutRequest struct {
 
 func (logoutRequest) Valid() error { return nil }
 
-func logout(ses *services.Sessions, verifier accessVerifier, cookies cookieConfig) gin.HandlerFunc {
+func logout(ses *services.Sessions, verifier accessVerifier, cookies cookieConfig, dpop dpopSetup) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		req, err := decode[logoutRequest](c, true)
 		if err != nil {
@@ -260,15 +269,20 @@ func logout(ses *services.Sessions, verifier accessVerifier, cookies cookieConfi
 		raw, fromCookie, err := cookies.refreshToken(c, req.RefreshToken)
 		switch {
 		case err == nil:
-			if err := ses.Logout(c.Request.Context(), raw, m); err != nil {
+			binding, err := dpop.refreshBinding(c)
+			if err != nil {
+				return err
+			}
+			if err := ses.LogoutBound(c.Request.Context(), raw, m, binding); err != nil {
 				return err
 			}
 			if fromCookie {
 				cookies.clear(c)
 			}
 		case hasBearer(c):
-			// Only an access token: end its session.
-			if p, err := verifier.Verify(c.Request.Context(), bearer(c)); err == nil {
+			// Only an access token: end its session. A DPoP-bound token
+			// presented as Bearer proves nothing of its key: ignored.
+			if p, err := verifier.Verify(c.Request.Context(), bearer(c)); err == nil && p.JKT == "" {
 				if _, err := ses.Revoke(c.Request.Context(), p.SessionID, "logout", nil, m); err != nil {
 					return err
 				}
@@ -312,7 +326,7 @@ func reauthenticate(acc *services.Accounts, limit FailureLimiter) gin.HandlerFun
 			return err
 		}
 		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusOK, accessResponse{AccessToken: at.Token, TokenType: "Bearer", ExpiresIn: at.ExpiresIn})
+		c.JSON(http.StatusOK, accessResponse{AccessToken: at.Token, TokenType: tokenType(at.Principal), ExpiresIn: at.ExpiresIn})
 		return nil
 	})
 }

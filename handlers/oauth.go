@@ -74,7 +74,7 @@ type oauthTokenResponse struct {
 // oauthToken is the token endpoint: grant_type=refresh_token only. Any
 // other grant, the password grant included, is unsupported_grant_type
 // before anything else is looked at, so it never touches an account.
-func oauthToken(ses *services.Sessions) gin.HandlerFunc {
+func oauthToken(ses *services.Sessions, dpop dpopSetup) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		form, err := readForm(c)
 		if err != nil {
@@ -96,11 +96,15 @@ func oauthToken(ses *services.Sessions) gin.HandlerFunc {
 			// authd issues no scopes, so any requested scope exceeds the grant.
 			return &services.Error{Code: services.CodeInvalidScope, Detail: "authd tokens carry no scopes."}
 		}
-		pair, err := ses.Refresh(c.Request.Context(), raw, meta(c))
+		binding, err := dpop.refreshBinding(c)
 		if err != nil {
 			return err
 		}
-		c.JSON(http.StatusOK, oauthTokenResponse{AccessToken: pair.Access.Token, TokenType: "Bearer",
+		pair, err := ses.RefreshBound(c.Request.Context(), raw, meta(c), binding)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, oauthTokenResponse{AccessToken: pair.Access.Token, TokenType: tokenType(pair.Access.Principal),
 			ExpiresIn: pair.Access.ExpiresIn, RefreshToken: pair.RefreshToken})
 		return nil
 	})
@@ -113,7 +117,7 @@ func oauthToken(ses *services.Sessions) gin.HandlerFunc {
 // Bearer-only logout does. The token_type_hint is accepted and not needed,
 // since the two kinds differ in shape. Unknown, expired and malformed tokens
 // answer 200 like real ones (§2.2), so the answer tells nothing.
-func oauthRevoke(ses *services.Sessions, verifier accessVerifier) gin.HandlerFunc {
+func oauthRevoke(ses *services.Sessions, verifier accessVerifier, dpop dpopSetup) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		form, err := readForm(c)
 		if err != nil {
@@ -127,6 +131,9 @@ func oauthRevoke(ses *services.Sessions, verifier accessVerifier) gin.HandlerFun
 		if strings.Count(raw, ".") == 2 {
 			p, err := verifier.Verify(c.Request.Context(), raw)
 			switch {
+			case err == nil && p.JKT != "":
+				// A DPoP-bound access token proves nothing without its key
+				// (revocation takes no proof of it): ignored, 200 as ever.
 			case err == nil:
 				if _, err := ses.Revoke(c.Request.Context(), p.SessionID, "logout", nil, m); err != nil {
 					return err
@@ -134,8 +141,14 @@ func oauthRevoke(ses *services.Sessions, verifier accessVerifier) gin.HandlerFun
 			case services.ErrorCode(err) == services.CodeUnavailable:
 				return err
 			}
-		} else if err := ses.Logout(c.Request.Context(), raw, m); err != nil {
-			return err
+		} else {
+			binding, err := dpop.refreshBinding(c)
+			if err != nil {
+				return err
+			}
+			if err := ses.LogoutBound(c.Request.Context(), raw, m, binding); err != nil {
+				return err
+			}
 		}
 		c.Status(http.StatusOK)
 		return nil

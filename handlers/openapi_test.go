@@ -132,7 +132,9 @@ func TestOpenAPI_SecurityMatchesRoutes(t *testing.T) {
 			return false
 		}
 		for _, req := range *reqs {
-			if _, ok := req["bearer"]; !ok {
+			_, bearer := req["bearer"]
+			_, dpop := req["dpop"]
+			if !bearer && !dpop {
 				return false // an alternative without the access token
 			}
 		}

@@ -58,6 +58,8 @@ type Services struct {
 	Admin *services.Admin
 	// Webhooks serves /v1/admin/webhooks (webhooks.go).
 	Webhooks *services.Webhooks
+	// DPoP checks DPoP proofs (RFC 9449); nil turns DPoP off.
+	DPoP *services.DPoP
 	// Metrics, when set, is served at /metrics (nil when the metrics have
 	// an address of their own, AUTHD_METRICS_ADDR).
 	Metrics http.Handler
@@ -68,11 +70,16 @@ type Services struct {
 // Options are the HTTP-level settings.
 type Options struct {
 	CookieSecure bool
+	// PublicURL is the scheme and host clients address authd by
+	// (AUTHD_PUBLIC_URL): DPoP proofs name it, and it is the issuer of the
+	// authorization server metadata. Empty: taken from each request.
+	PublicURL string
 }
 
 // Register adds every authd route to r.
 func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	cookies := cookieConfig{secure: opts.CookieSecure}
+	dpop := dpopSetup{check: svc.DPoP, publicURL: opts.PublicURL}
 	chain := func(hs ...gin.HandlerFunc) []gin.HandlerFunc {
 		out := make([]gin.HandlerFunc, 0, len(hs))
 		for _, h := range hs {
@@ -86,12 +93,13 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	r.GET("/healthz", healthz)
 	r.GET("/readyz", readyz(svc.Ping, svc.Draining))
 	r.GET("/.well-known/jwks.json", jwks(svc.Tokens.PublicKey(), svc.Tokens.KeyID()))
+	r.GET("/.well-known/oauth-authorization-server", oauthMetadata(dpop))
 
 	v1 := r.Group("/v1", chain(mw.NoStore)...)
 	v1.POST("/auth/register", chain(mw.LimitRegister, register(svc.Accounts))...)
-	v1.POST("/auth/login", chain(mw.LimitLogin, login(svc, loginLimits{account: mw.LimitAccount, device: mw.LimitDevice}, cookies))...)
-	v1.POST("/auth/refresh", chain(mw.LimitRefresh, refresh(svc.Sessions, cookies))...)
-	v1.POST("/auth/logout", logout(svc.Sessions, svc.Tokens, cookies))
+	v1.POST("/auth/login", chain(mw.LimitLogin, login(svc, loginLimits{account: mw.LimitAccount, device: mw.LimitDevice}, cookies, dpop))...)
+	v1.POST("/auth/refresh", chain(mw.LimitRefresh, refresh(svc.Sessions, cookies, dpop))...)
+	v1.POST("/auth/logout", logout(svc.Sessions, svc.Tokens, cookies, dpop))
 	// A password proof of a signed-in session has a budget of its own (per
 	// session) and none of the login's: an attacker spending the account's
 	// or the address's login budget must not keep the owner's signed-in
@@ -106,8 +114,8 @@ func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	// OAuth 2.0 for standard client libraries: the same services and
 	// refresh rate limit as /v1/auth/refresh, RFC 6749 §5.2 errors.
 	oauth := r.Group("/oauth", chain(mw.OAuthErrors, oauthResponses)...)
-	oauth.POST("/token", chain(mw.LimitRefresh, oauthToken(svc.Sessions))...)
-	oauth.POST("/revoke", oauthRevoke(svc.Sessions, svc.Tokens))
+	oauth.POST("/token", chain(mw.LimitRefresh, oauthToken(svc.Sessions, dpop))...)
+	oauth.POST("/revoke", oauthRevoke(svc.Sessions, svc.Tokens, dpop))
 
 	r.GET("/openapi.yaml", openAPI)
 	if svc.Metrics != nil {

@@ -23,6 +23,9 @@ type sessionResponse struct {
 	LastUsedAt string `json:"last_used_at"`
 	ExpiresAt  string `json:"expires_at"`
 	Current    bool   `json:"current"`
+	// DPoPBound says the session is bound to a device key (DPoP): its
+	// tokens are useless without that key.
+	DPoPBound bool `json:"dpop_bound"`
 }
 
 // toSessionResponse shows s; current is the session of the asking token.
@@ -31,6 +34,7 @@ func toSessionResponse(s models.Session, current uuid.UUID) sessionResponse {
 		ID: s.ID.String(), DeviceName: s.DeviceName, ClientID: s.ClientID, UserAgent: s.UserAgent,
 		Browser: s.Browser, OS: s.OS, IPPrefix: s.IPPrefix, CreatedAt: rfc3339(s.CreatedAt),
 		LastUsedAt: rfc3339(s.LastUsedAt), ExpiresAt: rfc3339(s.ExpiresAt), Current: s.ID == current,
+		DPoPBound: s.DPoPJKT != "",
 	}
 }
 

@@ -117,7 +117,7 @@ func TestSessions_List(t *testing.T) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		want := []string{"browser", "client_id", "created_at", "current", "device_name", "expires_at", "id",
+		want := []string{"browser", "client_id", "created_at", "current", "device_name", "dpop_bound", "expires_at", "id",
 			"ip_prefix", "last_used_at", "os", "user_agent"}
 		if !slices.Equal(keys, want) {
 			t.Fatalf("session keys = %v, want %v", keys, want)

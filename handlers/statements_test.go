@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-jose/go-jose/v4"
 	"gorm.io/gorm"
 
 	"github.com/authd/authd/internal/apitest"
@@ -52,44 +53,64 @@ func (c *statementCounter) install(t *testing.T, db *gorm.DB) {
 // performance issue: two round trips and one commit per rotation).
 func TestRefresh_AtMostFiveStatements(t *testing.T) {
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
-		_, tok := s.NewUser(t, "count")
-		tok = s.MustRefresh(t, tok.RefreshToken) // warm up
-		if s.Config.DatabaseURL == "" {
-			var c statementCounter
-			c.install(t, s.App.DB().DB)
-			c.on.Store(true)
-			s.MustRefresh(t, tok.RefreshToken)
-			c.on.Store(false)
-			if c.n.Load() == 0 {
-				t.Fatal("the counter saw no statement at all: it is not installed")
-			}
-			if got := c.n.Load() + 2; got > 5 {
-				t.Fatalf("a refresh ran %d statements with BEGIN and COMMIT, want ≤ 5:\n%q", got, c.sql)
-			}
-			return
-		}
-		var (
-			mu   sync.Mutex
-			sent []string
-		)
-		if !s.App.DB().OnStatement(func(sql string) {
-			mu.Lock()
-			sent = append(sent, sql)
-			mu.Unlock()
-		}) {
-			t.Fatal("no statement hook on PostgreSQL")
-		}
-		s.MustRefresh(t, tok.RefreshToken)
-		s.App.DB().OnStatement(nil)
-		mu.Lock()
-		defer mu.Unlock()
-		if len(sent) != 2 {
-			t.Fatalf("a refresh sent %d statements to PostgreSQL, want 2 (read, rotate):\n%q", len(sent), sent)
-		}
-		for _, q := range sent {
-			if w := strings.ToLower(strings.TrimSpace(q)); strings.HasPrefix(w, "begin") || strings.HasPrefix(w, "commit") {
-				t.Fatalf("the common refresh opened an explicit transaction: %q", sent)
-			}
+		// A DPoP-bound session costs no statement more: its key's
+		// thumbprint comes with the one read.
+		for _, bound := range []bool{false, true} {
+			t.Run(map[bool]string{false: "bearer", true: "dpop"}[bound], func(t *testing.T) {
+				countRefreshStatements(t, s, bound)
+			})
 		}
 	})
+}
+
+func countRefreshStatements(t *testing.T, s *apitest.Server, bound bool) {
+	email, tok := s.NewUser(t, "count")
+	k := apitest.NewDPoPKey(t, jose.ES256, nil)
+	refresh := func(rt string) apitest.Tokens {
+		if !bound {
+			return s.MustRefresh(t, rt)
+		}
+		return mustTokens(t, s.Refresh(t, rt, apitest.DPoP(k.Proof(t, "POST", s.URL+"/v1/auth/refresh", ""))), "bound refresh")
+	}
+	if bound {
+		tok = s.LoginDPoP(t, k, email, apitest.Password)
+	}
+	tok = refresh(tok.RefreshToken) // warm up
+	if s.Config.DatabaseURL == "" {
+		var c statementCounter
+		c.install(t, s.App.DB().DB)
+		c.on.Store(true)
+		refresh(tok.RefreshToken)
+		c.on.Store(false)
+		if c.n.Load() == 0 {
+			t.Fatal("the counter saw no statement at all: it is not installed")
+		}
+		if got := c.n.Load() + 2; got > 5 {
+			t.Fatalf("a refresh ran %d statements with BEGIN and COMMIT, want ≤ 5:\n%q", got, c.sql)
+		}
+		return
+	}
+	var (
+		mu   sync.Mutex
+		sent []string
+	)
+	if !s.App.DB().OnStatement(func(sql string) {
+		mu.Lock()
+		sent = append(sent, sql)
+		mu.Unlock()
+	}) {
+		t.Fatal("no statement hook on PostgreSQL")
+	}
+	refresh(tok.RefreshToken)
+	s.App.DB().OnStatement(nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sent) != 2 {
+		t.Fatalf("a refresh sent %d statements to PostgreSQL, want 2 (read, rotate):\n%q", len(sent), sent)
+	}
+	for _, q := range sent {
+		if w := strings.ToLower(strings.TrimSpace(q)); strings.HasPrefix(w, "begin") || strings.HasPrefix(w, "commit") {
+			t.Fatalf("the common refresh opened an explicit transaction: %q", sent)
+		}
+	}
 }

@@ -39,7 +39,7 @@ type tokenResponse struct {
 func toTokenResponse(p services.TokenPair, withRefresh bool) tokenResponse {
 	r := tokenResponse{
 		AccessToken:      p.Access.Token,
-		TokenType:        "Bearer",
+		TokenType:        tokenType(p.Access.Principal),
 		ExpiresIn:        p.Access.ExpiresIn,
 		RefreshExpiresIn: p.RefreshExpiresIn,
 		SessionID:        p.SessionID.String(),

@@ -8,7 +8,7 @@ var (
 	Logins = factory().counterVec(prometheus.CounterOpts{
 		Name: "authd_logins_total", Help: "Login attempts by result.",
 	}, "result")
-	// Refreshes counts refresh attempts by result (rotated, retried, invalid, expired, reused, revoked, error).
+	// Refreshes counts refresh attempts by result (rotated, retried, invalid, expired, reused, revoked, proof_failed, error).
 	Refreshes = factory().counterVec(prometheus.CounterOpts{
 		Name: "authd_refreshes_total", Help: "Refresh-token presentations by result.",
 	}, "result")

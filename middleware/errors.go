@@ -51,6 +51,9 @@ var codes = map[string]spec{
 	services.CodeOverloaded:           {http.StatusServiceUnavailable, "Overloaded", "temporarily_unavailable"},
 	services.CodeUnavailable:          {http.StatusServiceUnavailable, "Service unavailable", "temporarily_unavailable"},
 	services.CodeInternal:             {http.StatusInternalServerError, "Internal error", "server_error"},
+	// /oauth/token answers these with 400 and the same name (RFC 9449 §5, §8).
+	services.CodeInvalidDPoPProof: {http.StatusUnauthorized, "Invalid DPoP proof", "invalid_dpop_proof"},
+	services.CodeUseDPoPNonce:     {http.StatusUnauthorized, "DPoP nonce required", "use_dpop_nonce"},
 }
 
 // defaultDetails are shown when an error carries no detail of its own.

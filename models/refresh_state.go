@@ -31,6 +31,7 @@ type RefreshRow struct {
 
 	SessionExpiresAt time.Time
 	SessionRevokedAt *time.Time
+	SessionDPoPJKT   string `gorm:"column:session_dpop_jkt"`
 	UserID           uuid.UUID
 	ClientID         string
 	Email            string
@@ -51,7 +52,7 @@ const refreshRowSQL = `SELECT t.id, t.session_id, t.generation, t.secret_hash, t
   c.id AS child_id, c.secret_hash AS child_secret_hash, c.expires_at AS child_expires_at,
   c.rotated_at AS child_rotated_at, c.revoked_at AS child_revoked_at,
   c.ip_prefix AS child_ip_prefix, c.user_agent AS child_user_agent,
-  s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at,
+  s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at, s.dpop_jkt AS session_dpop_jkt,
   s.user_id, s.client_id, u.email, u.role, u.created_at AS user_created_at
 FROM refresh_tokens t
 JOIN sessions s ON s.id = t.session_id

@@ -35,7 +35,7 @@ type PGRefreshState struct {
 
 const readRefreshStateSQL = `SELECT t.session_id, t.generation, t.secret_hash, t.expires_at, t.rotated_at, t.revoked_at,
   c.id, c.secret_hash, c.expires_at, c.rotated_at, c.revoked_at, c.ip_prefix, c.user_agent,
-  s.user_id, s.expires_at, s.revoked_at, n.now
+  s.user_id, s.expires_at, s.revoked_at, s.dpop_jkt, n.now
 FROM (SELECT COALESCE($2::timestamptz, statement_timestamp()) AS now) n,
   refresh_tokens t JOIN sessions s ON s.id = t.session_id
   LEFT JOIN refresh_tokens c ON c.id = t.child_id
@@ -52,7 +52,7 @@ func ReadRefreshState(ctx context.Context, db *DB, id uuid.UUID, now *time.Time)
 			&sessionID, &st.Generation, &st.SecretHash, &st.ExpiresAt, &st.RotatedAt, &st.RevokedAt,
 			&childID, &st.ChildSecretHash, &st.ChildExpiresAt, &st.ChildRotatedAt, &st.ChildRevokedAt,
 			&st.ChildIPPrefix, &st.ChildUserAgent,
-			&userID, &st.SessionExpiresAt, &st.SessionRevokedAt, &st.Now)
+			&userID, &st.SessionExpiresAt, &st.SessionRevokedAt, &st.SessionDPoPJKT, &st.Now)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, false, nil

@@ -39,6 +39,9 @@ const (
 	// EventRoleChanged is a change of a user's role (details old_role and
 	// new_role; the actor is the admin, none from the command line).
 	EventRoleChanged = "role_changed"
+	// EventDPoPProofFailed is a refresh of a key-bound session whose DPoP
+	// proof was missing, invalid or of another key; reason says which.
+	EventDPoPProofFailed = "dpop_proof_failed"
 )
 
 // InsertSecurityEvent appends e. Callers run it in the transaction of the

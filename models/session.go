@@ -26,6 +26,9 @@ type Session struct {
 	ExpiresAt    time.Time
 	RevokedAt    *time.Time
 	RevokeReason *string
+	// DPoPJKT is the thumbprint of the key the session is bound to (DPoP),
+	// or "" for an unbound session.
+	DPoPJKT string `gorm:"column:dpop_jkt"`
 }
 
 // Revocation reasons of the contract.

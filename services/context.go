@@ -17,6 +17,9 @@ type Principal struct {
 	TokenID   string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// JKT is the thumbprint of the key a DPoP-bound token is bound to
+	// (cnf.jkt), "" for a Bearer token.
+	JKT string
 }
 
 // IsAdmin reports whether the principal has the admin role.

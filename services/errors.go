@@ -30,6 +30,8 @@ const (
 	CodeNotFound           = "not_found"
 	CodeMethodNotAllowed   = "method_not_allowed"
 	CodeUnavailable        = "unavailable"
+	CodeInvalidDPoPProof   = "invalid_dpop_proof" // RFC 9449 §5 and §7.1
+	CodeUseDPoPNonce       = "use_dpop_nonce"     // RFC 9449 §8 and §9
 	CodeInternal           = "internal"
 )
 

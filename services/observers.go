@@ -92,6 +92,8 @@ func refreshResult(kind DecisionKind, err error) string {
 		return "reused"
 	case CodeSessionRevoked:
 		return "revoked"
+	case CodeInvalidDPoPProof, CodeUseDPoPNonce:
+		return "proof_failed"
 	default:
 		return "error"
 	}

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"crypto/subtle"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,11 +36,14 @@ type SessionState struct {
 	UserID    uuid.UUID
 	ExpiresAt time.Time // absolute lifetime, never extended
 	RevokedAt *time.Time
+	// JKT is the thumbprint of the DPoP key the session is bound to ("" for
+	// none).
+	JKT string
 }
 
 // SessionStateOf returns the decision state of s.
 func SessionStateOf(s *models.Session) SessionState {
-	return SessionState{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt}
+	return SessionState{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt, JKT: s.DPoPJKT}
 }
 
 // expired is the one expiry rule of sessions and refresh tokens: a lifetime
@@ -82,12 +86,13 @@ type DecisionKind int
 // The decisions of a refresh. Invalid is not Decide's: it is the answer
 // for an unknown token or a wrong secret, checked before Decide is asked.
 const (
-	Invalid DecisionKind = iota
-	Rotate               // mint the token's single child
-	Retry                // answer the child minted by the first use again
-	Reuse                // a rotated token replayed: revoke the family for good
-	Expired              // the token's or the session's lifetime is over
-	Revoked              // the session was revoked
+	Invalid     DecisionKind = iota
+	Rotate                   // mint the token's single child
+	Retry                    // answer the child minted by the first use again
+	Reuse                    // a rotated token replayed: revoke the family for good
+	Expired                  // the token's or the session's lifetime is over
+	Revoked                  // the session was revoked
+	ProofFailed              // the DPoP proof is missing or not of the bound key: nothing happens
 )
 
 // String names the decision as the refresh metric's result does.
@@ -103,6 +108,8 @@ func (k DecisionKind) String() string {
 		return "expired"
 	case Revoked:
 		return "revoked"
+	case ProofFailed:
+		return "proof_failed"
 	default:
 		return "invalid"
 	}
@@ -143,6 +150,22 @@ func Decide(tok TokenState, ses SessionState, now time.Time, grace time.Duration
 		return Decision{Kind: Reuse}
 	default:
 		return Decision{Kind: Expired}
+	}
+}
+
+// ProofHolds says whether a refresh's proof b may use a session in state
+// ses. It is checked before Decide, on every row of it: a bound session
+// needs a valid proof of its key whatever the token means (a retry within
+// grace and a replay of a rotated token included), and a proof sent with an
+// unbound session must still be valid. It does no I/O.
+func ProofHolds(ses SessionState, b Binding) bool {
+	switch {
+	case b.Present && b.Err != nil:
+		return false
+	case ses.JKT == "":
+		return true
+	default:
+		return b.JKT != "" && subtle.ConstantTimeCompare([]byte(b.JKT), []byte(ses.JKT)) == 1
 	}
 }
 

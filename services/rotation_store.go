@@ -157,8 +157,9 @@ func refreshStateOf(row *models.RefreshRow, now time.Time) RefreshState {
 			ID: row.ID, SessionID: row.SessionID, Generation: row.Generation, SecretHash: row.SecretHash,
 			ExpiresAt: row.ExpiresAt, RotatedAt: row.RotatedAt, RevokedAt: row.RevokedAt,
 		},
-		Session: SessionState{ID: row.SessionID, UserID: row.UserID, ExpiresAt: row.SessionExpiresAt, RevokedAt: row.SessionRevokedAt},
-		Now:     now,
+		Session: SessionState{ID: row.SessionID, UserID: row.UserID, ExpiresAt: row.SessionExpiresAt, RevokedAt: row.SessionRevokedAt,
+			JKT: row.SessionDPoPJKT},
+		Now: now,
 	}
 	if row.ChildID != nil && row.ChildExpiresAt != nil {
 		st.Token.Child = &TokenState{

@@ -79,6 +79,9 @@ type StartOptions struct {
 	ClientID   string // empty: DefaultClientID
 	// KnownDevice: the login presented a live device token of the user.
 	KnownDevice bool
+	// DPoPJKT, when set, binds the session to the key of a valid DPoP
+	// proof of the login (its RFC 7638 thumbprint).
+	DPoPJKT string
 }
 
 var (
@@ -123,7 +126,7 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 	sess := &models.Session{
 		ID: sid, UserID: u.ID, ClientID: clientID, DeviceName: name, UserAgent: meta.UserAgent,
 		Browser: info.Browser, OS: info.OS, DeviceType: info.DeviceType, IPPrefix: meta.IPPrefix,
-		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.MaxAge),
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.MaxAge), DPoPJKT: opts.DPoPJKT,
 	}
 	row := &models.RefreshToken{
 		ID: rt.ID, SessionID: sid, Generation: 0, SecretHash: hashSecret(rt.Secret), IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
@@ -155,7 +158,7 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 			return err
 		}
 		if err := s.events.Record(ctx, tx, &models.SecurityEvent{Type: models.EventLoginSucceeded, UserID: &u.ID,
-			SessionID: &sid, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent, Details: jsonObject("client_id", clientID)}); err != nil {
+			SessionID: &sid, IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent, Details: loginDetails(clientID, opts.DPoPJKT)}); err != nil {
 			return err
 		}
 		return s.recordNewDevice(ctx, tx, newDevice, sess)
@@ -163,7 +166,7 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("start session: %w", err)
 	}
-	access, err := s.issueAccess(Principal{UserID: u.ID, SessionID: sid, Role: u.Role, ClientID: clientID, Fresh: true})
+	access, err := s.issueAccess(Principal{UserID: u.ID, SessionID: sid, Role: u.Role, ClientID: clientID, Fresh: true, JKT: opts.DPoPJKT})
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -171,7 +174,20 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 		SessionID: sid, User: *u}, nil
 }
 
-// Refresh rotates a refresh token: it returns a new access token and the
+// loginDetails are the details of a login_succeeded event.
+func loginDetails(clientID, jkt string) string {
+	if jkt == "" {
+		return jsonObject("client_id", clientID)
+	}
+	return jsonObject("client_id", clientID, "dpop_jkt", jkt)
+}
+
+// Refresh is RefreshBound with no DPoP proof.
+func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (TokenPair, error) {
+	return s.RefreshBound(ctx, raw, meta, Binding{})
+}
+
+// RefreshBound rotates a refresh token: it returns a new access token and the
 // token's single child. A retry of the same token within the grace window
 // returns the same child again (while that child is unused); one from
 // another address prefix or user agent than the first use is recorded as a
@@ -183,11 +199,19 @@ func (s *Sessions) Start(ctx context.Context, u *models.User, opts StartOptions,
 // writes it). The secret is compared here, in constant time (RT-04), before
 // anything is written.
 //
+// A session bound to a DPoP key needs b to be a valid proof of that key
+// (ProofHolds), checked after the secret and before the rotation decision:
+// a missing or failed proof rotates nothing, is not the owner's use (the
+// grace retry is not spent, a rotated token is not reuse) and leaves a
+// dpop_proof_failed event. Only a valid proof of the bound key gets a
+// rotation, the same child within grace, or (for a rotated token) the
+// family revoked for reuse as without DPoP.
+//
 // Returns CodeInvalidToken (malformed, unknown or wrong secret: nothing is
-// revoked), CodeTokenExpired, CodeRefreshTokenReused (the family is revoked,
+// revoked), CodeInvalidDPoPProof or CodeUseDPoPNonce, CodeTokenExpired, CodeRefreshTokenReused (the family is revoked,
 // and that revocation is committed although the call fails) or
 // CodeSessionRevoked.
-func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenPair, err error) {
+func (s *Sessions) RefreshBound(ctx context.Context, raw string, meta Meta, b Binding) (_ TokenPair, err error) {
 	var kind DecisionKind
 	defer func() { countRefresh(kind, err) }()
 	tok, ok := parseRefreshToken(raw)
@@ -207,7 +231,7 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenP
 	res, err := s.rotations.Refresh(ctx, RefreshRequest{
 		TokenID: tok.ID, Now: s.now(), ChildID: childID, ChildHash: hashSecret(secret), RefreshTTL: s.cfg.RefreshTTL,
 		IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent, Record: s.events.Record,
-	}, func(st RefreshState) Decision { return s.decide(tok, st, meta) })
+	}, func(st RefreshState) Decision { return s.decide(tok, st, meta, b) })
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("refresh: %w", err)
 	}
@@ -215,10 +239,12 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenP
 	now := res.State.Now
 	switch kind {
 	case Rotate:
-		return s.pair(&res.Head, refreshToken{ID: childID, Secret: secret}, res.ChildExpiresAt, now)
+		return s.pair(&res.Head, res.State.Session.JKT, refreshToken{ID: childID, Secret: secret}, res.ChildExpiresAt, now)
 	case Retry:
 		child := res.State.Token.Child
-		return s.pair(&res.Head, refreshToken{ID: child.ID, Secret: childSecret(s.key, tok, child.ID)}, child.ExpiresAt, now)
+		return s.pair(&res.Head, res.State.Session.JKT, refreshToken{ID: child.ID, Secret: childSecret(s.key, tok, child.ID)}, child.ExpiresAt, now)
+	case ProofFailed:
+		return TokenPair{}, s.proofFailed(ctx, res.State, meta, b)
 	case Reuse:
 		return TokenPair{}, s.reuseDetected(ctx, res.State, meta, now)
 	case Expired:
@@ -235,9 +261,12 @@ func (s *Sessions) Refresh(ctx context.Context, raw string, meta Meta) (_ TokenP
 // Decide's answer. A retry also needs the child's secret to be the one
 // derived from tok (it is not after a change of the derivation key), and
 // one from elsewhere than the child's first use carries its event.
-func (s *Sessions) decide(tok refreshToken, st RefreshState, meta Meta) Decision {
+func (s *Sessions) decide(tok refreshToken, st RefreshState, meta Meta, b Binding) Decision {
 	if !secretMatches(tok.Secret, st.Token.SecretHash) {
 		return Decision{Kind: Invalid}
+	}
+	if !ProofHolds(st.Session, b) {
+		return Decision{Kind: ProofFailed}
 	}
 	d := Decide(st.Token, st.Session, st.Now, s.cfg.ReuseGrace)
 	if d.Kind != Retry {
@@ -273,8 +302,8 @@ func retryMismatch(st RefreshState, meta Meta) *models.SecurityEvent {
 
 // pair is the answer of a refresh: a new access token for the session and
 // the child refresh token.
-func (s *Sessions) pair(head *models.SessionHead, child refreshToken, childExpiresAt, now time.Time) (TokenPair, error) {
-	access, err := s.issueAccess(Principal{UserID: head.UserID, SessionID: head.ID, Role: head.Role, ClientID: head.ClientID})
+func (s *Sessions) pair(head *models.SessionHead, jkt string, child refreshToken, childExpiresAt, now time.Time) (TokenPair, error) {
+	access, err := s.issueAccess(Principal{UserID: head.UserID, SessionID: head.ID, Role: head.Role, ClientID: head.ClientID, JKT: jkt})
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -285,6 +314,30 @@ func (s *Sessions) pair(head *models.SessionHead, child refreshToken, childExpir
 		SessionID:        head.ID,
 		User:             models.User{ID: head.UserID, Email: head.Email, Role: head.Role, CreatedAt: head.UserCreatedAt},
 	}, nil
+}
+
+// proofFailed records a refresh of a bound session whose proof is missing
+// or not of its key (or a broken proof with any session), and returns the
+// proof's error. Nothing else changes: the token stays as it was.
+func (s *Sessions) proofFailed(ctx context.Context, st RefreshState, meta Meta, b Binding) error {
+	reason, err := "missing", b.Err
+	switch {
+	case b.Err != nil:
+		reason = "invalid"
+	case b.JKT != "":
+		reason, err = "wrong_key", errProofWrongKy
+	default:
+		err = errProofMissing
+	}
+	ev := &models.SecurityEvent{
+		Type: models.EventDPoPProofFailed, Reason: reason, UserID: &st.Session.UserID, SessionID: &st.Session.ID,
+		IPPrefix: meta.IPPrefix, UserAgent: meta.UserAgent,
+		Details: jsonObject("generation", st.Token.Generation, "detail", ErrorDetail(err)),
+	}
+	if rerr := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.events.Record(ctx, tx, ev) }); rerr != nil {
+		return fmt.Errorf("record dpop proof failure: %w", rerr)
+	}
+	return err
 }
 
 // reuseDetected revokes the family of a replayed token and records it. The
@@ -313,9 +366,17 @@ func (s *Sessions) reuseDetected(ctx context.Context, st RefreshState, meta Meta
 	return errRefreshReused
 }
 
-// Logout revokes the session of a refresh token (reason logout). An unknown
-// or malformed token is no error: logout answers the same whatever it gets.
+// Logout is LogoutBound with no DPoP proof.
 func (s *Sessions) Logout(ctx context.Context, raw string, meta Meta) error {
+	return s.LogoutBound(ctx, raw, meta, Binding{})
+}
+
+// LogoutBound revokes the session of a refresh token (reason logout). An
+// unknown or malformed token is no error: logout answers the same whatever
+// it gets. A session bound to a DPoP key is only ended with a proof of that
+// key (ProofHolds): a thief holding the token alone cannot sign the owner
+// out either, and gets the same silent answer.
+func (s *Sessions) LogoutBound(ctx context.Context, raw string, meta Meta, b Binding) error {
 	tok, ok := parseRefreshToken(raw)
 	if !ok {
 		return nil
@@ -328,6 +389,16 @@ func (s *Sessions) Logout(ctx context.Context, raw string, meta Meta) error {
 		return fmt.Errorf("logout: %w", err)
 	}
 	if !secretMatches(tok.Secret, rt.SecretHash) {
+		return nil
+	}
+	sess, err := models.FindSessionByID(ctx, s.db, rt.SessionID)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	if !ProofHolds(SessionStateOf(sess), b) {
 		return nil
 	}
 	_, err = s.Revoke(ctx, rt.SessionID, models.ReasonLogout, nil, meta)

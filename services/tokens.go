@@ -47,6 +47,13 @@ type accessClaims struct {
 	ClientID  string `json:"client_id"`
 	Role      string `json:"role"`
 	Fresh     bool   `json:"fresh"`
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1).
+	Cnf *confirmation `json:"cnf,omitempty"`
+}
+
+// confirmation is the cnf claim of a DPoP-bound token.
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // NewTokens returns a Tokens for cfg. revoked may be nil (no revocation
@@ -126,6 +133,9 @@ func (t *Tokens) Issue(p Principal) (string, Principal, error) {
 		Role:      p.Role,
 		Fresh:     p.Fresh,
 	}
+	if p.JKT != "" {
+		claims.Cnf = &confirmation{JKT: p.JKT}
+	}
 	tok := jwt.NewWithClaims(t.method, claims)
 	tok.Header["typ"] = accessTokenType
 	if t.kid != "" {
@@ -196,7 +206,15 @@ func (t *Tokens) parse(raw string) (Principal, error) {
 	if err1 != nil || err2 != nil || claims.ID == "" || claims.IssuedAt == nil || claims.ClientID == "" {
 		return Principal{}, errInvalidToken
 	}
+	var jkt string
+	if claims.Cnf != nil {
+		if claims.Cnf.JKT == "" {
+			return Principal{}, errInvalidToken
+		}
+		jkt = claims.Cnf.JKT
+	}
 	return Principal{
+		JKT:       jkt,
 		UserID:    uid,
 		SessionID: sid,
 		Role:      claims.Role,

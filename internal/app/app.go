@@ -22,8 +22,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/authd/authd/handlers"
+	"github.com/authd/authd/internal/platform/dpopreplay"
 	"github.com/authd/authd/internal/platform/memfeed"
 	"github.com/authd/authd/internal/platform/outbox"
 	"github.com/authd/authd/internal/platform/pgfeed"
@@ -63,6 +65,10 @@ type App struct {
 	outbox     *outbox.Outbox
 	events     *services.Events
 	webhooks   *services.Webhooks
+	dpop       *services.DPoP
+	// redis is the Redis client shared by the rate limits and the DPoP
+	// replay cache (nil without AUTHD_REDIS_URL).
+	redis *redis.Client
 	// metricsAddr is the bound address of the metrics listener
 	// (AUTHD_METRICS_ADDR), once Run has bound it.
 	metricsAddr atomic.Value
@@ -175,6 +181,12 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 		a.Close()
 		return nil, err
 	}
+	// A proof's freshness is judged on the real clock, always: it is a
+	// comparison with the client's real clock, and Redis expires proof ids
+	// in real time. A test's settable clock drives session lifetimes only.
+	a.dpop = services.NewDPoP(services.DPoPConfig{
+		MaxAge: cfg.DPoPMaxAge, RequireNonce: cfg.DPoPNonce, RequiredClients: cfg.DPoPRequiredClients,
+	}, a.dpopReplayCache(services.SystemClock), key, services.SystemClock)
 	a.admin = services.NewAdmin(db.DB, a.sessions, clock)
 	a.devices = services.NewDeviceTokens(db.DB, cfg.DeviceTokenTTL, clock)
 	a.retention = services.NewRetention(db.DB, services.RetentionConfig{
@@ -256,9 +268,10 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 	handlers.Register(r, handlers.Services{
 		Accounts: a.accounts, Sessions: a.sessions, Tokens: a.tokens, DeviceTokens: a.devices,
 		Ping: a.db.Ping, Draining: &a.draining,
-		Admin: a.admin, Metrics: a.publicMetrics(), SSF: a.ssf, Webhooks: a.webhooks,
+		Admin: a.admin, Metrics: a.publicMetrics(), SSF: a.ssf, Webhooks: a.webhooks, DPoP: a.dpop,
 	}, handlers.Middleware{
-		Authenticate: middleware.Authenticate(a.tokens),
+		Authenticate: middleware.AuthenticateDPoP(a.tokens, middleware.DPoPOptions{Check: a.dpop,
+			URL: func(c *gin.Context) string { return handlers.RequestURL(c, a.cfg.PublicURL) }}),
 		RequireAdmin: middleware.RequireAdmin,
 		NoStore:      middleware.NoStore,
 		// Rate limits: per address on login, register and refresh; failed
@@ -273,7 +286,7 @@ func (a *App) buildEngine() (*gin.Engine, error) {
 		LimitReauth:   rl.PerSession("reauth_session", a.cfg.RateReauthSession.Rates),
 		MetricsAuth:   a.metricsAuth(),
 		OAuthErrors:   middleware.OAuthErrors,
-	}, handlers.Options{CookieSecure: a.cfg.CookieSecure})
+	}, handlers.Options{CookieSecure: a.cfg.CookieSecure, PublicURL: a.cfg.PublicURL})
 	return r, nil
 }
 
@@ -303,6 +316,7 @@ func (a *App) openRateLimits(ctx context.Context) error {
 		}
 		a.closers = append(a.closers, func() { _ = c.Close() })
 		client = c
+		a.redis = c
 	}
 	a.limits = ratelimit.New(client, ratelimit.Options{
 		Prefix: a.cfg.RatePrefix, Timeout: a.cfg.RateStoreTimeout, Log: a.log,
@@ -310,6 +324,21 @@ func (a *App) openRateLimits(ctx context.Context) error {
 	a.closers = append(a.closers, a.limits.Close)
 	return nil
 }
+
+// dpopReplayCache is where proof ids are remembered: Redis when
+// AUTHD_REDIS_URL is set (a proof replayed against another instance is
+// refused; on a Redis failure the in-process cache answers, see package
+// dpopreplay), in process otherwise. Its keys live under
+// AUTHD_RATE_PREFIX + ":dpop:".
+func (a *App) dpopReplayCache(clock services.Clock) services.ReplayCache {
+	if a.redis == nil {
+		return dpopreplay.NewMemory(clock)
+	}
+	return dpopreplay.NewRedis(a.redis, a.cfg.RatePrefix+":dpop:", clock, a.log)
+}
+
+// DPoP returns the DPoP proof checker.
+func (a *App) DPoP() *services.DPoP { return a.dpop }
 
 // RateLimitStore returns the rate-limit store.
 func (a *App) RateLimitStore() *ratelimit.Store { return a.limits }

@@ -112,8 +112,17 @@ type Config struct {
 	OutboxRescueAfter   time.Duration `env:"AUTHD_OUTBOX_RESCUE_AFTER" envDefault:"1m"`
 	SMTPURL             string        `env:"AUTHD_SMTP_URL"`
 	SMTPFrom            string        `env:"AUTHD_SMTP_FROM"`
-	PublicURL           string        `env:"AUTHD_PUBLIC_URL"`
 	NewDeviceWindow     time.Duration `env:"AUTHD_NEW_DEVICE_WINDOW" envDefault:"2160h"`
+
+	// DPoP (RFC 9449): the proof window, server nonces, and the client_ids
+	// whose sessions must be bound to a key. PublicURL is the scheme and
+	// host clients address authd by (proofs name it in htu; the issuer of
+	// /.well-known/oauth-authorization-server; the /account link of the
+	// new-device e-mails); empty: each request's own.
+	DPoPMaxAge          time.Duration `env:"AUTHD_DPOP_MAX_AGE" envDefault:"60s"`
+	DPoPNonce           bool          `env:"AUTHD_DPOP_NONCE" envDefault:"false"`
+	DPoPRequiredClients []string      `env:"AUTHD_DPOP_REQUIRED_CLIENTS" envSeparator:","`
+	PublicURL           string        `env:"AUTHD_PUBLIC_URL"`
 
 	// Derived at load time.
 	JWTSecretBytes []byte             `env:"-"`
@@ -401,6 +410,16 @@ func (c Config) validate() error {
 	if c.SessionRetention < c.AccessTTL {
 		bad("AUTHD_SESSION_RETENTION", "must be at least AUTHD_ACCESS_TTL (%s), not %s", c.AccessTTL, c.SessionRetention)
 	}
+	if c.DPoPMaxAge < time.Second || c.DPoPMaxAge > 10*time.Minute {
+		bad("AUTHD_DPOP_MAX_AGE", "must be between 1s and 10m, not %s", c.DPoPMaxAge)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.Fragment != "" {
+			bad("AUTHD_PUBLIC_URL", "%q is not a base URL such as https://auth.example.com", c.PublicURL)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -431,6 +450,9 @@ func (c *Config) resolve() error {
 			return &configError{Var: "AUTHD_JWT_PRIVATE_KEY_FILE", Problem: err.Error()}
 		}
 		c.PrivateKey = key
+	}
+	for i, id := range c.DPoPRequiredClients {
+		c.DPoPRequiredClients[i] = strings.TrimSpace(id)
 	}
 	if c.BcryptConcurrency == 0 {
 		c.BcryptConcurrency = runtime.NumCPU()

@@ -35,12 +35,7 @@ func (c *Config) validateOutbox(bad func(name, format string, args ...any)) {
 			bad("AUTHD_PUBLIC_URL", "is required with AUTHD_SMTP_URL (the e-mails link to its /account page)")
 		}
 	}
-	if c.PublicURL != "" {
-		u, err := url.Parse(c.PublicURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("AUTHD_PUBLIC_URL", "must be an absolute http(s) URL such as https://auth.example.com")
-		}
-	}
+	// AUTHD_PUBLIC_URL's own form is checked with the DPoP settings.
 }
 
 // webhookJobTimeout is the time one delivery attempt may take: the

@@ -54,6 +54,10 @@ func TestLoad_Defaults(t *testing.T) {
 		{"LogLevel", cfg.LogLevel, "info"},
 		{"LogFormat", cfg.LogFormat, "json"},
 		{"TrustedProxies", len(cfg.TrustedProxies), 0},
+		{"DPoPMaxAge", cfg.DPoPMaxAge, 60 * time.Second},
+		{"DPoPNonce", cfg.DPoPNonce, false},
+		{"DPoPRequiredClients", len(cfg.DPoPRequiredClients), 0},
+		{"PublicURL", cfg.PublicURL, ""},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -108,6 +112,9 @@ func TestLoad_BadValuesNameTheVariable(t *testing.T) {
 		"AUTHD_RATE_REAUTH_SESSION": "5-0M",
 		"AUTHD_RATE_LOGIN_DEVICE":   "5-15Y",
 		"AUTHD_DEVICE_TOKEN_TTL":    "0s",
+		"AUTHD_DPOP_MAX_AGE":        "1h",
+		"AUTHD_DPOP_NONCE":          "sometimes",
+		"AUTHD_PUBLIC_URL":          "https://auth.example.com/base?x",
 	}
 	for name, value := range tests {
 		t.Run(name, func(t *testing.T) {

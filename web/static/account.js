@@ -46,7 +46,9 @@ function renderDevice(s) {
     el('span', { class: 'sr-only', text: KIND_NAMES[kind] }));
   const title = el('div', { class: 'device-title' },
     el('h3', { class: 'device-name', text: name }),
-    s.current ? el('span', { class: 'badge', text: 'This device' }) : null);
+    s.current ? el('span', { class: 'badge', text: 'This device' }) : null,
+    // DPoP: the session's tokens work only with its device's key.
+    s.dpop_bound ? el('span', { class: 'badge key-bound', text: s.current ? "Bound to this device's key" : "Bound to its device's key" }) : null);
   const p = platform(s);
   const meta = el('p', { class: 'device-meta' });
   const add = (parent, node) => {

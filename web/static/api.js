@@ -8,6 +8,12 @@
 //   - across tabs, refreshes run one at a time under a Web Lock, so the
 //     second tab sends the cookie that the first tab's refresh just set.
 // A BroadcastChannel tells the other tabs when this tab signs in or out.
+//
+// DPoP (RFC 9449): the page keeps a non-extractable ECDSA P-256 key in
+// IndexedDB and signs a proof with it for every login, refresh, logout and
+// API call, so the session is bound to this browser: a copied refresh
+// cookie or access token is useless anywhere else. Without WebCrypto or
+// IndexedDB the page signs in unbound, as before.
 
 const LOCK_NAME = 'authd-refresh';
 const CHANNEL_NAME = 'authd-session';
@@ -35,6 +41,7 @@ async function errorOf(res) {
 }
 
 let accessToken = null;
+let tokenType = 'Bearer';
 let session = null; // {session_id, user}
 let inflight = null;
 const signedOutHandlers = [];
@@ -89,7 +96,104 @@ function withRefreshLock(fn) {
 
 function accept(body) {
   accessToken = body.access_token;
+  tokenType = body.token_type === 'DPoP' ? 'DPoP' : 'Bearer';
   session = { session_id: body.session_id, user: body.user };
+}
+
+// --- DPoP ---------------------------------------------------------------
+
+const KEY_DB = 'authd-dpop';
+const KEY_STORE = 'keys';
+const KEY_ID = 'device';
+let keyPromise = null;
+let dpopNonce = null;
+
+function idb(mode, fn) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(KEY_DB, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(KEY_STORE);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(KEY_STORE, mode);
+      const req = fn(tx.objectStore(KEY_STORE));
+      tx.oncomplete = () => { db.close(); resolve(req.result); };
+      tx.onerror = () => { db.close(); reject(tx.error); };
+    };
+  });
+}
+
+function b64url(bytes) {
+  let s = '';
+  new Uint8Array(bytes).forEach((b) => { s += String.fromCharCode(b); });
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+const utf8 = (s) => new TextEncoder().encode(s);
+
+// deviceKey returns {privateKey, jwk}: the key pair kept in IndexedDB
+// (created once, under a Web Lock so two tabs never make two), or null
+// where the browser cannot keep one.
+function deviceKey() {
+  if (!keyPromise) {
+    keyPromise = (async () => {
+      if (!(window.crypto && crypto.subtle && window.indexedDB)) return null;
+      const load = async () => {
+        let pair = await idb('readonly', (st) => st.get(KEY_ID));
+        if (!pair) {
+          // extractable false: the private key can sign, never be read out.
+          pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+          await idb('readwrite', (st) => st.put(pair, KEY_ID));
+        }
+        const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
+        return { privateKey: pair.privateKey, jwk: { kty, crv, x, y } };
+      };
+      if (navigator.locks && typeof navigator.locks.request === 'function') {
+        return navigator.locks.request('authd-dpop-key', load);
+      }
+      return load();
+    })().catch(() => null);
+  }
+  return keyPromise;
+}
+
+// proof signs a DPoP proof for method and path (and ath of token).
+async function proof(method, path, token) {
+  const key = await deviceKey();
+  if (!key) return null;
+  const url = new URL(path, location.href);
+  const claims = {
+    jti: b64url(crypto.getRandomValues(new Uint8Array(16))),
+    htm: method,
+    htu: url.origin + url.pathname,
+    iat: Math.floor(Date.now() / 1000),
+  };
+  if (token) claims.ath = b64url(await crypto.subtle.digest('SHA-256', utf8(token)));
+  if (dpopNonce) claims.nonce = dpopNonce;
+  const header = { typ: 'dpop+jwt', alg: 'ES256', jwk: key.jwk };
+  const input = `${b64url(utf8(JSON.stringify(header)))}.${b64url(utf8(JSON.stringify(claims)))}`;
+  // WebCrypto's ECDSA signature is r || s, the JWS form (RFC 7518 §3.4).
+  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, utf8(input));
+  return `${input}.${b64url(sig)}`;
+}
+
+// dpopFetch sends a request with a fresh proof in headers.DPoP, once more
+// with the server's nonce when it asks for one (use_dpop_nonce).
+async function dpopFetch(path, init, token) {
+  const send = async () => {
+    const p = await proof(init.method, path, token);
+    if (p) init.headers.DPoP = p;
+    const res = await fetch(path, init);
+    const n = res.headers.get('DPoP-Nonce');
+    if (n) dpopNonce = n;
+    return res;
+  };
+  const res = await send();
+  if ((res.status === 400 || res.status === 401) && res.headers.get('DPoP-Nonce')) {
+    const problem = await problemOf(res.clone());
+    if (problem && problem.code === 'use_dpop_nonce') return send();
+  }
+  return res;
 }
 
 // Codes that mean the refresh cookie is dead for good.
@@ -103,7 +207,7 @@ const DEAD = new Set(['invalid_token', 'token_expired', 'refresh_token_reused', 
 export function refresh() {
   if (!inflight) {
     inflight = withRefreshLock(async () => {
-      const res = await fetch('/v1/auth/refresh', {
+      const res = await dpopFetch('/v1/auth/refresh', {
         method: 'POST',
         credentials: 'same-origin',
         headers: { 'X-Requested-With': 'fetch' },
@@ -126,7 +230,7 @@ export function refresh() {
 
 /** signIn logs in with the refresh token delivered as the HttpOnly cookie. */
 export async function signIn(email, password) {
-  const res = await fetch('/v1/auth/login', {
+  const res = await dpopFetch('/v1/auth/login', {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'Content-Type': 'application/json' },
@@ -141,7 +245,7 @@ export async function signIn(email, password) {
 /** signOut ends this session and clears the cookie. */
 export async function signOut() {
   try {
-    await fetch('/v1/auth/logout', {
+    await dpopFetch('/v1/auth/logout', {
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'X-Requested-With': 'fetch' },
@@ -161,12 +265,13 @@ const RETRY = new Set(['invalid_token', 'token_expired', 'session_revoked']);
 export async function request(method, path, body, extraHeaders) {
   if (!accessToken) await refresh();
   const send = () => {
-    const headers = Object.assign({ Authorization: `Bearer ${accessToken}` }, extraHeaders || {});
+    const headers = Object.assign({ Authorization: `${tokenType} ${accessToken}` }, extraHeaders || {});
     const init = { method, headers, credentials: 'same-origin' };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
+    if (tokenType === 'DPoP') return dpopFetch(path, init, accessToken);
     return fetch(path, init);
   };
   let res = await send();
@@ -200,6 +305,7 @@ export async function reauthenticate(password) {
   const res = await request('POST', '/v1/auth/reauthenticate', { password });
   const body = await res.json();
   accessToken = body.access_token;
+  tokenType = body.token_type === 'DPoP' ? 'DPoP' : 'Bearer';
 }
 
 /**
