@@ -294,6 +294,21 @@ func statusesOnly(t *testing.T, res *load.Result, allowed ...string) {
 	}
 }
 
+// survivedOutage checks a refresh load run through a database outage: it
+// ran, its replies were 200 or 503 unavailable only, and no 401 came that
+// the chain did not expect.
+func survivedOutage(t *testing.T, res *load.Result, runErr error) {
+	t.Helper()
+	if runErr != nil {
+		t.Fatal(runErr)
+	}
+	t.Logf("statuses: %s", prettyStatuses(res.Statuses))
+	statusesOnly(t, res, "200", "503 unavailable")
+	if res.Unexpected401 != 0 {
+		t.Errorf("%d unexpected 401: a rotation was lost or forked", res.Unexpected401)
+	}
+}
+
 func prettyStatuses(m map[string]int64) string {
 	var b bytes.Buffer
 	for k, v := range m {
