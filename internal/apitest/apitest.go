@@ -21,6 +21,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/authd/authd/handlers"
 	"github.com/authd/authd/internal/app"
 	"github.com/authd/authd/internal/testdb"
 )
@@ -425,21 +426,9 @@ func (s *Server) LoginWith(t testing.TB, email string, body map[string]any, head
 	return tok
 }
 
-// Session is the contract's `session` (one signed-in device) as a client
-// decodes it.
-type Session struct {
-	ID         string `json:"id"`
-	DeviceName string `json:"device_name"`
-	ClientID   string `json:"client_id"`
-	UserAgent  string `json:"user_agent"`
-	Browser    string `json:"browser"`
-	OS         string `json:"os"`
-	IPPrefix   string `json:"ip_prefix"`
-	CreatedAt  string `json:"created_at"`
-	LastUsedAt string `json:"last_used_at"`
-	ExpiresAt  string `json:"expires_at"`
-	Current    bool   `json:"current"`
-}
+// Session is the contract's `session` (one signed-in device) as the
+// handlers write it; the OpenAPI validation checks its JSON on every answer.
+type Session = handlers.SessionResponse
 
 // Sessions lists the sessions of access's account and fails t unless
 // GET /v1/sessions answers 200.
