@@ -25,11 +25,6 @@ func register(t *testing.T, s *apitest.Server, email, pw string) *apitest.Respon
 	return s.Do(t, "POST", "/v1/auth/register", map[string]string{"email": email, "password": pw})
 }
 
-func login(t *testing.T, s *apitest.Server, email, pw string) *apitest.Response {
-	t.Helper()
-	return s.Do(t, "POST", "/v1/auth/login", map[string]string{"email": email, "password": pw})
-}
-
 // AUTH-01..AUTH-05 and the contract's register errors.
 func TestRegister_PasswordPolicy(t *testing.T) {
 	s := apitest.New(t, apitest.Options{Dialect: "sqlite"})
@@ -96,7 +91,7 @@ func TestRegister_Emails(t *testing.T) {
 			t.Errorf("register(%q) = %d %s, want invalid_request", bad, r.Status, r.Body)
 		}
 	}
-	if r := login(t, s, " BOB@EXAMPLE.com", apitest.Password); r.Status != http.StatusOK {
+	if r := s.LoginAttempt(t, " BOB@EXAMPLE.com", apitest.Password); r.Status != http.StatusOK {
 		t.Fatalf("login with another case = %d %s, want 200", r.Status, r.Body)
 	}
 }
@@ -114,11 +109,11 @@ func TestLogin_PasswordExactlyAsTyped(t *testing.T) {
 		const pw = "Correct Horse battery staple 42"
 		s.Register(t, "exact@example.com", pw)
 		for _, wrong := range []string{strings.ToUpper(pw), pw + " ", " " + pw, strings.ToLower(pw), pw[:len(pw)-1]} {
-			if r := login(t, s, "exact@example.com", wrong); r.Status != http.StatusUnauthorized || r.Code() != "invalid_credentials" {
+			if r := s.LoginAttempt(t, "exact@example.com", wrong); r.Status != http.StatusUnauthorized || r.Code() != "invalid_credentials" {
 				t.Fatalf("login(%q) = %d %s, want 401 invalid_credentials", wrong, r.Status, r.Body)
 			}
 		}
-		if r := login(t, s, "exact@example.com", pw); r.Status != http.StatusOK {
+		if r := s.LoginAttempt(t, "exact@example.com", pw); r.Status != http.StatusOK {
 			t.Fatalf("login(exact) = %d %s, want 200", r.Status, r.Body)
 		}
 	})
@@ -153,8 +148,8 @@ func TestLogin_NoEnumerationTiming(t *testing.T) {
 			s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: map[string]string{"AUTHD_BCRYPT_COST": cost,
 				"AUTHD_REQUEST_TIMEOUT": "120s", "AUTHD_BCRYPT_WAIT": "120s", "AUTHD_DB_TIMEOUT": "60s"}})
 			s.Register(t, "known@example.com", apitest.Password)
-			a := login(t, s, "known@example.com", "wrong password entirely 99")
-			b := login(t, s, "nobody@example.com", "wrong password entirely 99")
+			a := s.LoginAttempt(t, "known@example.com", "wrong password entirely 99")
+			b := s.LoginAttempt(t, "nobody@example.com", "wrong password entirely 99")
 			if a.Status != 401 || b.Status != 401 || string(a.Body) != string(b.Body) {
 				t.Fatalf("answers differ: %d %s vs %d %s", a.Status, a.Body, b.Status, b.Body)
 			}
@@ -207,7 +202,7 @@ func measureEnumeration(t *testing.T, s *apitest.Server) enumerationRound {
 	t.Helper()
 	timed := func(email string) time.Duration {
 		start := time.Now()
-		r := login(t, s, email, "wrong password entirely 99")
+		r := s.LoginAttempt(t, email, "wrong password entirely 99")
 		d := time.Since(start)
 		if r.Status != http.StatusUnauthorized {
 			t.Fatalf("login(%s) = %d %s, want 401", email, r.Status, r.Body)
@@ -255,7 +250,7 @@ func TestLogin_RehashesLowerCost(t *testing.T) {
 		old, err := bcrypt.GenerateFromPassword([]byte(apitest.Password), 4)
 		testdb.Must(t, err)
 		testdb.Must(t, s.App.DB().Exec(`UPDATE users SET password_hash = ? WHERE email = ?`, string(old), "old@example.com").Error)
-		if r := login(t, s, "old@example.com", apitest.Password); r.Status != 200 {
+		if r := s.LoginAttempt(t, "old@example.com", apitest.Password); r.Status != 200 {
 			t.Fatalf("login = %d %s", r.Status, r.Body)
 		}
 		var hash string
@@ -263,7 +258,7 @@ func TestLogin_RehashesLowerCost(t *testing.T) {
 		if !strings.HasPrefix(hash, "$2a$05$") {
 			t.Fatalf("stored hash after login starts %q, want $2a$05$ (re-hashed at the configured cost)", hash[:7])
 		}
-		if r := login(t, s, "old@example.com", apitest.Password); r.Status != 200 {
+		if r := s.LoginAttempt(t, "old@example.com", apitest.Password); r.Status != 200 {
 			t.Fatalf("login after re-hash = %d %s", r.Status, r.Body)
 		}
 	})
@@ -367,10 +362,10 @@ func TestChangePassword(t *testing.T) {
 		if n := testdb.Count(t, s.App.DB(), `SELECT count(*) FROM security_events WHERE type = 'password_changed' AND user_id = ?`, a.User.ID); n != 1 {
 			t.Fatalf("password_changed events = %d, want 1 (AUTH-15)", n)
 		}
-		if r := login(t, s, email, "a brand new passphrase 7"); r.Status != 200 {
+		if r := s.LoginAttempt(t, email, "a brand new passphrase 7"); r.Status != 200 {
 			t.Fatalf("login with the new password = %d", r.Status)
 		}
-		if r := login(t, s, email, apitest.Password); r.Status != 401 {
+		if r := s.LoginAttempt(t, email, apitest.Password); r.Status != 401 {
 			t.Fatalf("login with the old password = %d, want 401", r.Status)
 		}
 	})
@@ -415,7 +410,7 @@ func TestRegister_OnePersonOneEmail(t *testing.T) {
 			if r := register(t, s, e, apitest.Password); r.Status != http.StatusConflict || r.Code() != "email_taken" {
 				t.Errorf("register(%q) = %d %s, want 409 email_taken", e, r.Status, r.Body)
 			}
-			if r := login(t, s, e, apitest.Password); r.Status != http.StatusOK {
+			if r := s.LoginAttempt(t, e, apitest.Password); r.Status != http.StatusOK {
 				t.Errorf("login(%q) = %d %s, want 200", e, r.Status, r.Body)
 			}
 		}
@@ -476,10 +471,10 @@ func TestRegister_RefusedEmails(t *testing.T) {
 	}
 	// At login a refused address is a wrong password: same status, body and
 	// bcrypt work as an unknown email, so the rules tell nothing.
-	unknown := login(t, s, "nobody@example.com", apitest.Password)
+	unknown := s.LoginAttempt(t, "nobody@example.com", apitest.Password)
 	for _, tt := range tests {
 		runs := s.App.Hasher().Runs.Load()
-		r := login(t, s, tt.email, apitest.Password)
+		r := s.LoginAttempt(t, tt.email, apitest.Password)
 		if r.Status != unknown.Status || string(r.Body) != string(unknown.Body) {
 			t.Errorf("login(%q) = %d %s, want %d %s as for an unknown email", tt.email, r.Status, r.Body, unknown.Status, unknown.Body)
 		}
@@ -562,7 +557,7 @@ func TestRegister_EmailsStoredBefore(t *testing.T) {
 				{"Straße@example.com", apitest.Password, "straße@example.com"},
 				{"STRASSE@example.com", apitest.Password, "straße@example.com"},
 			} {
-				r := login(t, s, tt.email, tt.password)
+				r := s.LoginAttempt(t, tt.email, tt.password)
 				if r.Status != http.StatusOK {
 					t.Errorf("login(%q) after 00006 = %d %s, want 200", tt.email, r.Status, r.Body)
 					continue

@@ -11,12 +11,10 @@ import (
 	"github.com/authd/authd/models"
 )
 
-func xff(v string) apitest.Header { return apitest.Header{Name: "X-Forwarded-For", Value: v} }
-
 func loginPrefix(t *testing.T, s *apitest.Server, email string, headers ...apitest.Header) string {
 	t.Helper()
-	tok := loginWith(t, s, email, nil, headers...)
-	for _, ss := range listSessions(t, s, tok.AccessToken) {
+	tok := s.LoginWith(t, email, nil, headers...)
+	for _, ss := range s.Sessions(t, tok.AccessToken) {
 		if ss.ID == tok.SessionID {
 			return ss.IPPrefix
 		}
@@ -26,7 +24,7 @@ func loginPrefix(t *testing.T, s *apitest.Server, email string, headers ...apite
 }
 
 func TestClientAddress(t *testing.T) {
-	forged := []apitest.Header{xff("198.51.100.7"), {Name: "X-Real-IP", Value: "198.51.100.8"}}
+	forged := []apitest.Header{apitest.XFF("198.51.100.7"), {Name: "X-Real-IP", Value: "198.51.100.8"}}
 
 	t.Run("no trusted proxy: the TCP peer, whatever the headers say", func(t *testing.T) {
 		for _, proxies := range []string{"", "10.0.0.0/8"} {
@@ -47,7 +45,7 @@ func TestClientAddress(t *testing.T) {
 			// The client may prepend anything; the proxy appends the real peer.
 			{"203.0.113.9, 198.51.100.7", "198.51.100.0/24"},
 		} {
-			if got := loginPrefix(t, s, email, xff(tc.xff)); got != tc.want {
+			if got := loginPrefix(t, s, email, apitest.XFF(tc.xff)); got != tc.want {
 				t.Errorf("X-Forwarded-For %q: ip_prefix = %q, want %q", tc.xff, got, tc.want)
 			}
 		}
@@ -80,21 +78,21 @@ func TestFullAddressNeverStored(t *testing.T) {
 		"AUTHD_TRUSTED_PROXIES": "127.0.0.1/32", "AUTHD_LOG_LEVEL": "debug", "AUTHD_REUSE_GRACE": "0s",
 	}}, func(t *testing.T, s *apitest.Server) {
 		for i, addr := range []string{v4, v6} {
-			h := xff(addr)
+			h := apitest.XFF(addr)
 			email := fmt.Sprintf("addr-%d@example.com", i)
 			if r := s.Do(t, "POST", "/v1/auth/register", map[string]string{"email": email, "password": apitest.Password}, h); r.Status != 201 {
 				t.Fatalf("register = %d", r.Status)
 			}
 			wantStatusCode(t, s.Do(t, "POST", "/v1/auth/login", map[string]string{"email": email, "password": "wrong password 123"}, h), 401, "invalid_credentials")
-			a := loginWith(t, s, email, nil, h)
-			b := loginWith(t, s, email, nil, h)
+			a := s.LoginWith(t, email, nil, h)
+			b := s.LoginWith(t, email, nil, h)
 			next := s.MustRefresh(t, a.RefreshToken)
 			wantStatusCode(t, s.Refresh(t, a.RefreshToken, h), 401, "refresh_token_reused")
 			_ = next
-			listSessions(t, s, b.AccessToken)
+			s.Sessions(t, b.AccessToken)
 			s.Do(t, "PATCH", "/v1/sessions/"+b.SessionID, map[string]string{"device_name": "phone"}, apitest.Bearer(b.AccessToken), h)
 			s.Do(t, "POST", "/v1/auth/reauthenticate", map[string]string{"password": apitest.Password}, apitest.Bearer(b.AccessToken), h)
-			c := loginWith(t, s, email, nil, h)
+			c := s.LoginWith(t, email, nil, h)
 			wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions?scope=others", nil, apitest.Bearer(c.AccessToken), h), 200, "")
 			wantStatusCode(t, s.Do(t, "POST", "/v1/auth/logout", map[string]string{"refresh_token": c.RefreshToken}, h), 204, "")
 		}

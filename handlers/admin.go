@@ -17,13 +17,13 @@ import (
 // adminSessionResponse is the contract's `session` plus its revocation, as
 // admins see it.
 type adminSessionResponse struct {
-	sessionResponse
+	SessionResponse
 	RevokedAt    *string `json:"revoked_at"`
 	RevokeReason *string `json:"revoke_reason"`
 }
 
 func toAdminSessionResponse(s models.Session, current uuid.UUID) adminSessionResponse {
-	r := adminSessionResponse{sessionResponse: toSessionResponse(s, current), RevokeReason: s.RevokeReason}
+	r := adminSessionResponse{SessionResponse: toSessionResponse(s, current), RevokeReason: s.RevokeReason}
 	if s.RevokedAt != nil {
 		t := rfc3339(*s.RevokedAt)
 		r.RevokedAt = &t

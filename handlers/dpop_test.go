@@ -15,7 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/authd/authd/internal/apitest"
-	"github.com/authd/authd/internal/ratelimit/redistest"
+	"github.com/authd/authd/internal/redistest"
 )
 
 // dpopCase makes a bad proof for method and url (token: the access token a

@@ -432,7 +432,7 @@ func TestRefresh_GraceRetryFromElsewhereLeavesATrace(t *testing.T) {
 	clock := apitest.NewClock()
 	apitest.Each(t, apitest.Options{Clock: clock, Env: map[string]string{"AUTHD_TRUSTED_PROXIES": "127.0.0.1/32"}}, func(t *testing.T, s *apitest.Server) {
 		_, admin := newAdmin(t, s)
-		phone := []apitest.Header{apitest.UA("Phone/1.0"), xff("198.51.100.7")}
+		phone := []apitest.Header{apitest.UA("Phone/1.0"), apitest.XFF("198.51.100.7")}
 		_, r0 := s.NewUser(t, "elsewhere", phone...)
 		refresh := func(headers ...apitest.Header) string {
 			t.Helper()
@@ -458,7 +458,7 @@ func TestRefresh_GraceRetryFromElsewhereLeavesATrace(t *testing.T) {
 		}
 
 		clock.Advance(time.Second)
-		if again := refresh(apitest.UA("Laptop/2.0"), xff("203.0.113.9")); again != child {
+		if again := refresh(apitest.UA("Laptop/2.0"), apitest.XFF("203.0.113.9")); again != child {
 			t.Fatal("a retry from elsewhere within grace got another child, want the same one")
 		}
 		got := mismatches().Events
@@ -479,7 +479,7 @@ func TestRefresh_GraceRetryFromElsewhereLeavesATrace(t *testing.T) {
 
 		// Only the user agent differs: a trace too. The retries never count
 		// as reuse.
-		refresh(apitest.UA("Phone/1.1"), xff("198.51.100.7"))
+		refresh(apitest.UA("Phone/1.1"), apitest.XFF("198.51.100.7"))
 		if n := len(mismatches().Events); n != 2 {
 			t.Fatalf("%d refresh_retry_mismatch events after a retry from another user agent, want 2", n)
 		}

@@ -24,7 +24,7 @@ func TestLogs_NoSecretsInLogsOrTables(t *testing.T) {
 		"AUTHD_TRUSTED_PROXIES":    "127.0.0.1/32,::1/128",
 		"AUTHD_RETENTION_INTERVAL": "0s",
 	}})
-	xff := apitest.Header{Name: "X-Forwarded-For", Value: clientIP}
+	xff := apitest.XFF(clientIP)
 	ua := apitest.UA("scenario-agent/2.0")
 	email := "scenario@example.com"
 	pw1, pw2, wrong := "first Secret passphrase 41", "second Secret passphrase 42", "wrong Secret passphrase 43"

@@ -31,12 +31,12 @@ func TestNewDeviceLogin_EventWebhookAndMail(t *testing.T) {
 		before := len(sink.Messages())
 
 		email, first := s.NewUser(t, "traveller", apitest.UA(uaChromeWindows)) // the first sign-in
-		loginWith(t, s, email, nil, apitest.UA(uaChromeWindows))               // a known device
-		known := loginWith(t, s, email, map[string]any{"device_token": first.DeviceToken}, apitest.UA(uaSafariIPhone))
+		s.LoginWith(t, email, nil, apitest.UA(uaChromeWindows))               // a known device
+		known := s.LoginWith(t, email, map[string]any{"device_token": first.DeviceToken}, apitest.UA(uaSafariIPhone))
 		if first.DeviceToken == "" || known.SessionID == "" {
 			t.Fatal("no device token from the first sign-in")
 		}
-		fresh := loginWith(t, s, email, nil, apitest.UA(uaFirefoxLinux)) // new: Firefox on Linux
+		fresh := s.LoginWith(t, email, nil, apitest.UA(uaFirefoxLinux)) // new: Firefox on Linux
 
 		var own eventList
 		s.Do(t, "GET", "/v1/me/security-events", nil, apitest.Bearer(fresh.AccessToken)).JSON(t, &own)

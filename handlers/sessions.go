@@ -10,8 +10,8 @@ import (
 	"github.com/authd/authd/services"
 )
 
-// sessionResponse is the contract's `session`: one signed-in device.
-type sessionResponse struct {
+// SessionResponse is the contract's `session`: one signed-in device.
+type SessionResponse struct {
 	ID         string `json:"id"`
 	DeviceName string `json:"device_name"`
 	ClientID   string `json:"client_id"`
@@ -29,8 +29,8 @@ type sessionResponse struct {
 }
 
 // toSessionResponse shows s; current is the session of the asking token.
-func toSessionResponse(s models.Session, current uuid.UUID) sessionResponse {
-	return sessionResponse{
+func toSessionResponse(s models.Session, current uuid.UUID) SessionResponse {
+	return SessionResponse{
 		ID: s.ID.String(), DeviceName: s.DeviceName, ClientID: s.ClientID, UserAgent: s.UserAgent,
 		Browser: s.Browser, OS: s.OS, IPPrefix: s.IPPrefix, CreatedAt: rfc3339(s.CreatedAt),
 		LastUsedAt: rfc3339(s.LastUsedAt), ExpiresAt: rfc3339(s.ExpiresAt), Current: s.ID == current,
@@ -59,7 +59,7 @@ func listSessions(ses *services.Sessions) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		out := make([]sessionResponse, 0, len(list))
+		out := make([]SessionResponse, 0, len(list))
 		for _, s := range list {
 			out = append(out, toSessionResponse(s, p.SessionID))
 		}

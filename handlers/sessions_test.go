@@ -23,49 +23,6 @@ const (
 	uaSafariIPhone  = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
 )
 
-// deviceJSON is the contract's `session` as a client decodes it.
-type deviceJSON struct {
-	ID         string `json:"id"`
-	DeviceName string `json:"device_name"`
-	ClientID   string `json:"client_id"`
-	UserAgent  string `json:"user_agent"`
-	Browser    string `json:"browser"`
-	OS         string `json:"os"`
-	IPPrefix   string `json:"ip_prefix"`
-	CreatedAt  string `json:"created_at"`
-	LastUsedAt string `json:"last_used_at"`
-	ExpiresAt  string `json:"expires_at"`
-	Current    bool   `json:"current"`
-}
-
-func listSessions(t *testing.T, s *apitest.Server, access string) []deviceJSON {
-	t.Helper()
-	r := s.Do(t, "GET", "/v1/sessions", nil, apitest.Bearer(access))
-	if r.Status != http.StatusOK {
-		t.Fatalf("GET /v1/sessions = %d %s, want 200", r.Status, r.Body)
-	}
-	var out struct {
-		Sessions []deviceJSON `json:"sessions"`
-	}
-	r.JSON(t, &out)
-	return out.Sessions
-}
-
-func loginWith(t *testing.T, s *apitest.Server, email string, body map[string]any, headers ...apitest.Header) apitest.Tokens {
-	t.Helper()
-	b := map[string]any{"email": email, "password": apitest.Password}
-	for k, v := range body {
-		b[k] = v
-	}
-	r := s.Do(t, "POST", "/v1/auth/login", b, headers...)
-	if r.Status != http.StatusOK {
-		t.Fatalf("login = %d %s, want 200", r.Status, r.Body)
-	}
-	var tok apitest.Tokens
-	r.JSON(t, &tok)
-	return tok
-}
-
 // refreshed returns an access token of the session that is not fresh (a
 // refresh never issues a fresh token).
 func refreshed(t *testing.T, s *apitest.Server, tok apitest.Tokens) apitest.Tokens {
@@ -97,9 +54,9 @@ func TestSessions_List(t *testing.T) {
 	apitest.Each(t, apitest.Options{Clock: clock}, func(t *testing.T, s *apitest.Server) {
 		email, first := s.NewUser(t, "list", apitest.UA(uaChromeWindows))
 		clock.Advance(time.Minute)
-		second := loginWith(t, s, email, map[string]any{"client_id": "mobile-app"}, apitest.UA(uaSafariIPhone))
+		second := s.LoginWith(t, email, map[string]any{"client_id": "mobile-app"}, apitest.UA(uaSafariIPhone))
 		clock.Advance(time.Minute)
-		third := loginWith(t, s, email, map[string]any{"device_name": "  Work laptop "}, apitest.UA(uaFirefoxLinux))
+		third := s.LoginWith(t, email, map[string]any{"device_name": "  Work laptop "}, apitest.UA(uaFirefoxLinux))
 		other, _ := s.NewUser(t, "list-other")
 		_ = other
 
@@ -123,7 +80,7 @@ func TestSessions_List(t *testing.T) {
 			t.Fatalf("session keys = %v, want %v", keys, want)
 		}
 
-		list := listSessions(t, s, second.AccessToken)
+		list := s.Sessions(t, second.AccessToken)
 		gotIDs := []string{list[0].ID, list[1].ID, list[2].ID}
 		wantIDs := []string{third.SessionID, second.SessionID, first.SessionID}
 		if !slices.Equal(gotIDs, wantIDs) {
@@ -160,7 +117,7 @@ func TestSessions_List(t *testing.T) {
 
 		// Revoked sessions are not listed.
 		wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions/"+first.SessionID, nil, apitest.Bearer(first.AccessToken)), 204, "")
-		if list := listSessions(t, s, third.AccessToken); len(list) != 2 {
+		if list := s.Sessions(t, third.AccessToken); len(list) != 2 {
 			t.Fatalf("after revoking one: %d sessions, want 2", len(list))
 		}
 		wantStatusCode(t, s.Do(t, "GET", "/v1/sessions", nil), 401, "invalid_token")
@@ -172,11 +129,11 @@ func TestSessions_LastUsedMovesOnEveryRefresh(t *testing.T) {
 	apitest.Each(t, apitest.Options{Clock: clock}, func(t *testing.T, s *apitest.Server) {
 		email, a := s.NewUser(t, "lastused")
 		clock.Advance(time.Minute)
-		b := loginWith(t, s, email, nil)
+		b := s.LoginWith(t, email, nil)
 		for i := 0; i < 2; i++ {
 			clock.Advance(time.Minute)
 			a = s.MustRefresh(t, a.RefreshToken)
-			list := listSessions(t, s, b.AccessToken)
+			list := s.Sessions(t, b.AccessToken)
 			if list[0].ID != a.SessionID {
 				t.Fatalf("refresh %d: first listed = %s, want the refreshed %s", i, list[0].ID, a.SessionID)
 			}
@@ -197,12 +154,12 @@ func TestSessions_Rename(t *testing.T) {
 		if r.Status != 200 {
 			t.Fatalf("rename = %d %s", r.Status, r.Body)
 		}
-		var got deviceJSON
+		var got apitest.Session
 		r.JSON(t, &got)
 		if got.DeviceName != "Kitchen tablet" || !got.Current || got.ID != tok.SessionID || got.Browser != "Chrome" {
 			t.Fatalf("rename answered %+v", got)
 		}
-		if list := listSessions(t, s, tok.AccessToken); list[0].DeviceName != "Kitchen tablet" {
+		if list := s.Sessions(t, tok.AccessToken); list[0].DeviceName != "Kitchen tablet" {
 			t.Fatalf("listed name = %q", list[0].DeviceName)
 		}
 
@@ -222,7 +179,7 @@ func TestSessions_Rename(t *testing.T) {
 		for _, body := range bad {
 			wantStatusCode(t, s.Do(t, "PATCH", path, body, bearer), 400, "invalid_request")
 		}
-		if list := listSessions(t, s, tok.AccessToken); list[0].DeviceName != long {
+		if list := s.Sessions(t, tok.AccessToken); list[0].DeviceName != long {
 			t.Fatalf("a refused rename changed the name to %q", list[0].DeviceName)
 		}
 
@@ -255,13 +212,13 @@ func TestSessions_DeviceNamesAreCleaned(t *testing.T) {
 		if r.Status != http.StatusOK {
 			t.Fatalf("PATCH device_name %q = %d %s, want 200", tt.in, r.Status, r.Body)
 		}
-		var got deviceJSON
+		var got apitest.Session
 		r.JSON(t, &got)
 		if got.DeviceName != tt.want {
 			t.Errorf("PATCH device_name %q answered %q, want %q", tt.in, got.DeviceName, tt.want)
 		}
-		login := loginWith(t, s, email, map[string]any{"device_name": tt.in})
-		for _, d := range listSessions(t, s, login.AccessToken) {
+		login := s.LoginWith(t, email, map[string]any{"device_name": tt.in})
+		for _, d := range s.Sessions(t, login.AccessToken) {
 			if (d.ID == login.SessionID || d.ID == tok.SessionID) && d.DeviceName != tt.want {
 				t.Errorf("device_name %q stored as %q (session %s), want %q", tt.in, d.DeviceName, d.ID, tt.want)
 			}
@@ -272,14 +229,14 @@ func TestSessions_DeviceNamesAreCleaned(t *testing.T) {
 func TestSessions_RevokeOne(t *testing.T) {
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
 		email, a := s.NewUser(t, "revoke-one", apitest.UA(uaChromeWindows))
-		b := loginWith(t, s, email, nil, apitest.UA(uaFirefoxLinux))
-		c := loginWith(t, s, email, nil, apitest.UA(uaSafariIPhone))
+		b := s.LoginWith(t, email, nil, apitest.UA(uaFirefoxLinux))
+		c := s.LoginWith(t, email, nil, apitest.UA(uaSafariIPhone))
 
 		// Signing out another device needs a fresh token.
 		stale := refreshed(t, s, a)
 		a.RefreshToken = stale.RefreshToken
 		wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions/"+b.SessionID, nil, apitest.Bearer(stale.AccessToken)), 401, "fresh_token_required")
-		if n := len(listSessions(t, s, a.AccessToken)); n != 3 {
+		if n := len(s.Sessions(t, a.AccessToken)); n != 3 {
 			t.Fatalf("refused delete changed the sessions: %d", n)
 		}
 		// A fresh token (from the login) can.
@@ -312,8 +269,8 @@ func TestSessions_RevokeOne(t *testing.T) {
 func TestSessions_RevokeOthersAndAll(t *testing.T) {
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, s *apitest.Server) {
 		email, a := s.NewUser(t, "revoke-many")
-		b := loginWith(t, s, email, nil)
-		c := loginWith(t, s, email, nil)
+		b := s.LoginWith(t, email, nil)
+		c := s.LoginWith(t, email, nil)
 		bearer := apitest.Bearer(a.AccessToken)
 
 		for _, q := range []string{"", "?scope=", "?scope=mine", "?scope=others&scope=all", "?Scope=all"} {
@@ -323,7 +280,7 @@ func TestSessions_RevokeOthersAndAll(t *testing.T) {
 		for _, scope := range []string{"others", "all"} {
 			wantStatusCode(t, s.Do(t, "DELETE", "/v1/sessions?scope="+scope, nil, apitest.Bearer(stale.AccessToken)), 401, "fresh_token_required")
 		}
-		if n := len(listSessions(t, s, stale.AccessToken)); n != 3 {
+		if n := len(s.Sessions(t, stale.AccessToken)); n != 3 {
 			t.Fatalf("refused deletes changed the sessions: %d left", n)
 		}
 
@@ -338,11 +295,11 @@ func TestSessions_RevokeOthersAndAll(t *testing.T) {
 				t.Fatalf("events = %v, want one revoked_others", got)
 			}
 		}
-		if list := listSessions(t, s, a.AccessToken); len(list) != 1 || !list[0].Current {
+		if list := s.Sessions(t, a.AccessToken); len(list) != 1 || !list[0].Current {
 			t.Fatalf("after scope=others: %+v, want only the current session", list)
 		}
 
-		d := loginWith(t, s, email, nil)
+		d := s.LoginWith(t, email, nil)
 		r = s.Do(t, "DELETE", "/v1/sessions?scope=all", nil, apitest.Bearer(d.AccessToken))
 		if r.Status != 200 || string(r.Body) != `{"revoked":2}` {
 			t.Fatalf("scope=all = %d %s, want 200 {\"revoked\":2}", r.Status, r.Body)
@@ -440,7 +397,7 @@ func TestSessions_OtherUsersSessionIsNotFound(t *testing.T) {
 			}
 		}
 		// The list shows only Alice's; signing out "all" reaches only hers.
-		for _, ss := range listSessions(t, s, alice.AccessToken) {
+		for _, ss := range s.Sessions(t, alice.AccessToken) {
 			if ss.ID == bob.SessionID {
 				t.Fatal("Bob's session is listed for Alice")
 			}
@@ -467,16 +424,16 @@ func TestSessions_Limit(t *testing.T) {
 	apitest.Each(t, apitest.Options{Clock: clock, Env: map[string]string{"AUTHD_MAX_SESSIONS": "3"}}, func(t *testing.T, s *apitest.Server) {
 		email, first := s.NewUser(t, "limit")
 		clock.Advance(time.Second)
-		second := loginWith(t, s, email, nil)
+		second := s.LoginWith(t, email, nil)
 		clock.Advance(time.Second)
-		third := loginWith(t, s, email, nil)
+		third := s.LoginWith(t, email, nil)
 		clock.Advance(time.Second)
 		// Using the first makes the second the least recently used.
 		first = s.MustRefresh(t, first.RefreshToken)
 		clock.Advance(time.Second)
-		fourth := loginWith(t, s, email, nil)
+		fourth := s.LoginWith(t, email, nil)
 
-		list := listSessions(t, s, fourth.AccessToken)
+		list := s.Sessions(t, fourth.AccessToken)
 		var ids []string
 		for _, ss := range list {
 			ids = append(ids, ss.ID)

@@ -14,10 +14,7 @@ func AccessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := routeOf(c)
 		attrs := []slog.Attr{
 			slog.String("request_id", RequestID(c)),
 			slog.String("method", c.Request.Method),
@@ -30,4 +27,13 @@ func AccessLog(log *slog.Logger) gin.HandlerFunc {
 		}
 		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
 	}
+}
+
+// routeOf is the request's route pattern, the label of its logs and
+// metrics ("unmatched" when no route matched: never the raw path).
+func routeOf(c *gin.Context) string {
+	if route := c.FullPath(); route != "" {
+		return route
+	}
+	return "unmatched"
 }

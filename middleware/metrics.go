@@ -16,10 +16,7 @@ func Metrics() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := routeOf(c)
 		metrics.RequestDuration.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).
 			Observe(time.Since(start).Seconds())
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/apitest"
-	"github.com/authd/authd/internal/ratelimit/redistest"
+	"github.com/authd/authd/internal/redistest"
 )
 
 // addresses hands out a new client address per call, so that per-address

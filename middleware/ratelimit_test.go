@@ -15,13 +15,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/authd/authd/internal/apitest"
-	"github.com/authd/authd/internal/ratelimit/redistest"
+	"github.com/authd/authd/internal/redistest"
 	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/models"
 )
 
 func xff(ip string) []apitest.Header {
-	return []apitest.Header{{Name: "X-Forwarded-For", Value: ip}, {Name: "X-Real-IP", Value: ip}}
+	return []apitest.Header{apitest.XFF(ip), {Name: "X-Real-IP", Value: ip}}
 }
 
 func loginBody(email, password string) map[string]string {

@@ -22,10 +22,7 @@ type DeviceToken struct {
 
 // CreateDeviceToken inserts dt.
 func CreateDeviceToken(ctx context.Context, tx *gorm.DB, dt *DeviceToken) error {
-	if err := tx.WithContext(ctx).Create(dt).Error; err != nil {
-		return fmt.Errorf("create device token: %w", translate(err))
-	}
-	return nil
+	return create(ctx, tx, "device token", dt)
 }
 
 // FindDeviceTokenOfEmail returns the device token id if it belongs to the

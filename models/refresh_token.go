@@ -31,19 +31,12 @@ type RefreshToken struct {
 // CreateRefreshToken inserts rt. A second child of one parent is
 // ErrDuplicate (the unique index on parent_id).
 func CreateRefreshToken(ctx context.Context, tx *gorm.DB, rt *RefreshToken) error {
-	if err := tx.WithContext(ctx).Create(rt).Error; err != nil {
-		return fmt.Errorf("create refresh token: %w", translate(err))
-	}
-	return nil
+	return create(ctx, tx, "refresh token", rt)
 }
 
 // FindRefreshToken returns the token row, or ErrNotFound.
 func FindRefreshToken(ctx context.Context, tx *gorm.DB, id uuid.UUID) (*RefreshToken, error) {
-	var rt RefreshToken
-	if err := tx.WithContext(ctx).Where("id = ?", id).Take(&rt).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &rt, nil
+	return take[RefreshToken](ctx, tx, "id = ?", id)
 }
 
 // LatestRefreshToken returns the newest token of the session's family.

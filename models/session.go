@@ -50,19 +50,12 @@ const sessionActiveAt = "revoked_at IS NULL AND expires_at > ?"
 
 // CreateSession inserts s.
 func CreateSession(ctx context.Context, tx *gorm.DB, s *Session) error {
-	if err := tx.WithContext(ctx).Create(s).Error; err != nil {
-		return fmt.Errorf("create session: %w", translate(err))
-	}
-	return nil
+	return create(ctx, tx, "session", s)
 }
 
 // FindSessionByID returns the session, revoked or not, or ErrNotFound.
 func FindSessionByID(ctx context.Context, tx *gorm.DB, id uuid.UUID) (*Session, error) {
-	var s Session
-	if err := tx.WithContext(ctx).Where("id = ?", id).Take(&s).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &s, nil
+	return take[Session](ctx, tx, "id = ?", id)
 }
 
 // FindUserSession returns the user's active session, or ErrNotFound when it

@@ -27,28 +27,17 @@ const (
 
 // CreateUser inserts u. Returns ErrDuplicate when the email is taken.
 func CreateUser(ctx context.Context, tx *gorm.DB, u *User) error {
-	if err := tx.WithContext(ctx).Create(u).Error; err != nil {
-		return fmt.Errorf("create user: %w", translate(err))
-	}
-	return nil
+	return create(ctx, tx, "user", u)
 }
 
 // FindUserByEmail returns the user with the normalized email, or ErrNotFound.
 func FindUserByEmail(ctx context.Context, tx *gorm.DB, email string) (*User, error) {
-	var u User
-	if err := tx.WithContext(ctx).Where("email = ?", email).Take(&u).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &u, nil
+	return take[User](ctx, tx, "email = ?", email)
 }
 
 // FindUserByID returns the user, or ErrNotFound.
 func FindUserByID(ctx context.Context, tx *gorm.DB, id uuid.UUID) (*User, error) {
-	var u User
-	if err := tx.WithContext(ctx).Where("id = ?", id).Take(&u).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &u, nil
+	return take[User](ctx, tx, "id = ?", id)
 }
 
 // UpdatePasswordHash stores a new hash for the user.

@@ -243,9 +243,14 @@ func (a *Accounts) rehash(ctx context.Context, u *models.User, pw string) error 
 // User returns the account. Returns CodeInvalidToken when it no longer
 // exists (its tokens must stop working).
 func (a *Accounts) User(ctx context.Context, id uuid.UUID) (*models.User, error) {
-	u, err := models.FindUserByID(ctx, a.db, id)
+	return findUser(ctx, a.db, id, errInvalidToken)
+}
+
+// findUser returns the account, or missing when it does not exist.
+func findUser(ctx context.Context, db *gorm.DB, id uuid.UUID, missing error) (*models.User, error) {
+	u, err := models.FindUserByID(ctx, db, id)
 	if errors.Is(err, models.ErrNotFound) {
-		return nil, errInvalidToken
+		return nil, missing
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find user: %w", err)

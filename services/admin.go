@@ -115,14 +115,7 @@ func (a *Admin) User(ctx context.Context, id uuid.UUID) (*models.User, error) {
 }
 
 func (a *Admin) user(ctx context.Context, id uuid.UUID) (*models.User, error) {
-	u, err := models.FindUserByID(ctx, a.db, id)
-	if errors.Is(err, models.ErrNotFound) {
-		return nil, errUserMissing
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find user: %w", err)
-	}
-	return u, nil
+	return findUser(ctx, a.db, id, errUserMissing)
 }
 
 // RevokeUserSessions ends every active session of the user (reason

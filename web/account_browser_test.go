@@ -15,28 +15,6 @@ const (
 	uaChromeAndroid  = "Mozilla/5.0 (Linux; Android 14; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36"
 )
 
-type apiSession struct {
-	ID         string `json:"id"`
-	DeviceName string `json:"device_name"`
-	Browser    string `json:"browser"`
-	OS         string `json:"os"`
-	IPPrefix   string `json:"ip_prefix"`
-	Current    bool   `json:"current"`
-}
-
-func listSessions(t *testing.T, s *apitest.Server, access string) []apiSession {
-	t.Helper()
-	r := s.Do(t, "GET", "/v1/sessions", nil, apitest.Bearer(access))
-	if r.Status != http.StatusOK {
-		t.Fatalf("GET /v1/sessions = %d %s", r.Status, r.Body)
-	}
-	var out struct {
-		Sessions []apiSession `json:"sessions"`
-	}
-	r.JSON(t, &out)
-	return out.Sessions
-}
-
 // wantRefreshRefused checks through the API that a device's refresh token
 // no longer works.
 func wantRefreshRefused(t *testing.T, s *apitest.Server, tok apitest.Tokens, device string) {
@@ -69,7 +47,7 @@ func TestBrowser_AccountDevices(t *testing.T) {
 	var browserSession string
 	t.Run("every device with its browser, OS, address and activity", func(t *testing.T) {
 		tab := tab.For(t)
-		for _, ses := range listSessions(t, s, firefox.AccessToken) {
+		for _, ses := range s.Sessions(t, firefox.AccessToken) {
 			if ses.ID != firefox.SessionID && ses.ID != iphone.SessionID && ses.ID != android.SessionID {
 				browserSession = ses.ID
 			}
@@ -114,7 +92,7 @@ func TestBrowser_AccountDevices(t *testing.T) {
 		tab.Type(input, "Ada's iPhone")
 		tab.PressEnter(input)
 		tab.WaitFor("the new name", fmt.Sprintf(`(document.querySelector(%s) || {}).textContent === "Ada's iPhone"`, jsString(device(iphone.SessionID, ".device-name"))))
-		for _, ses := range listSessions(t, s, iphone.AccessToken) {
+		for _, ses := range s.Sessions(t, iphone.AccessToken) {
 			if ses.ID == iphone.SessionID && ses.DeviceName != "Ada's iPhone" {
 				t.Errorf("the API has the name %q, want Ada's iPhone", ses.DeviceName)
 			}

@@ -214,13 +214,13 @@ func TestBrowser_AdminShowsGraceRetryFromElsewhere(t *testing.T) {
 	}
 	email := "traveller@example.com"
 	s.Register(t, email, apitest.Password)
-	home := []apitest.Header{apitest.UA(uaFirefoxLinux), {Name: "X-Forwarded-For", Value: "198.51.100.7"}}
+	home := []apitest.Header{apitest.UA(uaFirefoxLinux), apitest.XFF("198.51.100.7")}
 	tok := s.Login(t, email, apitest.Password, home...)
 	if r := s.Refresh(t, tok.RefreshToken, home...); r.Status != http.StatusOK {
 		t.Fatalf("the first use = %d %s", r.Status, r.Body)
 	}
 	clock.Advance(time.Second)
-	if r := s.Refresh(t, tok.RefreshToken, apitest.UA(uaSafariIPhone), apitest.Header{Name: "X-Forwarded-For", Value: "203.0.113.9"}); r.Status != http.StatusOK {
+	if r := s.Refresh(t, tok.RefreshToken, apitest.UA(uaSafariIPhone), apitest.XFF("203.0.113.9")); r.Status != http.StatusOK {
 		t.Fatalf("the retry from elsewhere = %d %s, want 200", r.Status, r.Body)
 	}
 

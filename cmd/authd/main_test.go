@@ -15,18 +15,12 @@ import (
 
 	"github.com/authd/authd/internal/testutil"
 
+	"github.com/authd/authd/internal/apitest"
 	"github.com/authd/authd/internal/testdb"
 )
 
 func testEnv(t *testing.T, extra map[string]string) func(string) string {
-	env := map[string]string{
-		"AUTHD_ADDR":          "127.0.0.1:0",
-		"AUTHD_SQLITE_PATH":   filepath.Join(t.TempDir(), "authd.db"),
-		"AUTHD_JWT_SECRET":    "an e2e test secret of 32+ bytes...",
-		"AUTHD_COOKIE_SECURE": "false",
-		"AUTHD_BCRYPT_COST":   "4",
-		"AUTHD_ENV":           "test",
-	}
+	env := apitest.ServeEnv(map[string]string{"AUTHD_SQLITE_PATH": filepath.Join(t.TempDir(), "authd.db")})
 	for k, v := range extra {
 		env[k] = v
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/authd/authd/handlers"
 	"github.com/authd/authd/internal/app"
 	"github.com/authd/authd/internal/testdb"
 )
@@ -97,15 +98,29 @@ func DefaultEnv() map[string]string {
 		"AUTHD_BCRYPT_COST":        "4",
 		"AUTHD_COOKIE_SECURE":      "false",
 		"AUTHD_LOG_LEVEL":          "warn",
-		"AUTHD_RATE_LOGIN_IP":      "100000-M",
-		"AUTHD_RATE_LOGIN_ACCOUNT": "100000-M",
-		"AUTHD_RATE_REFRESH_IP":    "100000-M",
-		"AUTHD_RATE_REGISTER_IP":   "100000-M",
+		"AUTHD_RATE_LOGIN_IP":      "1000000-M",
+		"AUTHD_RATE_LOGIN_ACCOUNT": "1000000-M",
+		"AUTHD_RATE_REFRESH_IP":    "1000000-M",
+		"AUTHD_RATE_REGISTER_IP":   "1000000-M",
 
 		// The failures-only budgets of known devices and sessions.
-		"AUTHD_RATE_LOGIN_DEVICE":   "100000-M",
-		"AUTHD_RATE_REAUTH_SESSION": "100000-M",
+		"AUTHD_RATE_LOGIN_DEVICE":   "1000000-M",
+		"AUTHD_RATE_REAUTH_SESSION": "1000000-M",
 	}
+}
+
+// ServeEnv is DefaultEnv for an authd that serves on its own port (a
+// subprocess, or cmd/authd's run): any free loopback port and info logs in
+// JSON (for the "listening" line), then extra on top.
+func ServeEnv(extra map[string]string) map[string]string {
+	env := DefaultEnv()
+	env["AUTHD_ADDR"] = "127.0.0.1:0"
+	env["AUTHD_LOG_LEVEL"] = "info"
+	env["AUTHD_LOG_FORMAT"] = "json"
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
 }
 
 // Config returns the configuration a test instance with opts would load.
@@ -285,6 +300,9 @@ func Bearer(token string) Header { return Header{"Authorization", "Bearer " + to
 // UA returns a User-Agent header.
 func UA(ua string) Header { return Header{"User-Agent", ua} }
 
+// XFF returns an X-Forwarded-For header.
+func XFF(v string) Header { return Header{"X-Forwarded-For", v} }
+
 // Do sends a request. body may be nil, a string or []byte (sent as is), or
 // anything else (sent as JSON). JSON bodies get Content-Type
 // application/json unless a header says otherwise.
@@ -379,16 +397,52 @@ func (s *Server) Register(t testing.TB, email, password string) string {
 	return out.User.ID
 }
 
+// LoginAttempt sends POST /v1/auth/login and returns the answer, whatever it is.
+func (s *Server) LoginAttempt(t testing.TB, email, password string, headers ...Header) *Response {
+	t.Helper()
+	return s.Do(t, "POST", "/v1/auth/login", map[string]string{"email": email, "password": password}, headers...)
+}
+
 // Login signs in and fails t unless it answers 200.
 func (s *Server) Login(t testing.TB, email, password string, headers ...Header) Tokens {
 	t.Helper()
-	r := s.Do(t, "POST", "/v1/auth/login", map[string]string{"email": email, "password": password}, headers...)
+	return s.LoginWith(t, email, map[string]any{"password": password}, headers...)
+}
+
+// LoginWith signs in with Password and the extra body fields (which may
+// override the password), and fails t unless it answers 200.
+func (s *Server) LoginWith(t testing.TB, email string, body map[string]any, headers ...Header) Tokens {
+	t.Helper()
+	b := map[string]any{"email": email, "password": Password}
+	for k, v := range body {
+		b[k] = v
+	}
+	r := s.Do(t, "POST", "/v1/auth/login", b, headers...)
 	if r.Status != http.StatusOK {
 		t.Fatalf("login %s = %d %s, want 200", email, r.Status, r.Body)
 	}
 	var tok Tokens
 	r.JSON(t, &tok)
 	return tok
+}
+
+// Session is the contract's `session` (one signed-in device) as the
+// handlers write it; the OpenAPI validation checks its JSON on every answer.
+type Session = handlers.SessionResponse
+
+// Sessions lists the sessions of access's account and fails t unless
+// GET /v1/sessions answers 200.
+func (s *Server) Sessions(t testing.TB, access string) []Session {
+	t.Helper()
+	r := s.Do(t, "GET", "/v1/sessions", nil, Bearer(access))
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET /v1/sessions = %d %s, want 200", r.Status, r.Body)
+	}
+	var out struct {
+		Sessions []Session `json:"sessions"`
+	}
+	r.JSON(t, &out)
+	return out.Sessions
 }
 
 // Refresh presents a refresh token.

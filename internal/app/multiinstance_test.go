@@ -1,10 +1,8 @@
 package app_test
 
 import (
-	"net"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,8 +10,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/authd/authd/internal/apitest"
+	"github.com/authd/authd/internal/faultproxy"
 	"github.com/authd/authd/internal/platform/pgfeed"
 	"github.com/authd/authd/internal/testdb"
+	"github.com/authd/authd/internal/testutil"
 	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/services"
 )
@@ -48,11 +48,6 @@ func mustStatus(t *testing.T, r *apitest.Response, status int) {
 	}
 }
 
-func login(t *testing.T, s *apitest.Server, email string) apitest.Tokens {
-	t.Helper()
-	return s.Login(t, email, apitest.Password)
-}
-
 // TestMultiInstance_RevocationReachesOtherInstance: every kind of revocation
 // made on A refuses the session's access tokens on B within a second, from
 // memory (no database look-up per request).
@@ -84,7 +79,7 @@ func TestMultiInstance_RevocationReachesOtherInstance(t *testing.T) {
 		{"session_limit", func(v apitest.Tokens) {
 			// v is the least recently used of four: three more logins on A.
 			for range 3 {
-				login(t, a, email)
+				a.Login(t, email, apitest.Password)
 			}
 		}},
 	} {
@@ -92,7 +87,7 @@ func TestMultiInstance_RevocationReachesOtherInstance(t *testing.T) {
 			// Keep only keep and the victim, so that the victim is the
 			// least recently used for session_limit.
 			mustStatus(t, a.Do(t, "DELETE", "/v1/sessions?scope=others", nil, apitest.Bearer(keep.AccessToken)), 200)
-			victim := login(t, a, email)
+			victim := a.Login(t, email, apitest.Password)
 			keep.RefreshToken = a.MustRefresh(t, keep.RefreshToken).RefreshToken
 			mustStatus(t, b.Do(t, "GET", "/v1/me", nil, apitest.Bearer(victim.AccessToken)), 200)
 			tc.revoke(victim)
@@ -145,104 +140,6 @@ func TestMultiInstance_RestartedInstanceRefuses(t *testing.T) {
 	}
 }
 
-// tcpProxy sits between an instance's LISTEN connection and PostgreSQL, so
-// the test can keep that connection down.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	refuse bool
-	conns  []net.Conn
-	frozen []*atomic.Bool // one per connection
-}
-
-func newProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target}
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.Cut()
-	})
-	return p
-}
-
-func (p *tcpProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		refuse := p.refuse
-		p.mu.Unlock()
-		if refuse {
-			c.Close()
-			continue
-		}
-		d, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		frozen := new(atomic.Bool)
-		p.mu.Lock()
-		p.conns = append(p.conns, c, d)
-		p.frozen = append(p.frozen, frozen)
-		p.mu.Unlock()
-		go func() { copyUnlessFrozen(d, c, frozen); d.Close() }()
-		go func() { copyUnlessFrozen(c, d, frozen); c.Close() }()
-	}
-}
-
-// copyUnlessFrozen forwards src to dst, dropping everything once frozen.
-func copyUnlessFrozen(dst, src net.Conn, frozen *atomic.Bool) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !frozen.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// Freeze makes every open connection silent without closing it, as a
-// network cut that neither side is told of (new connections carry on).
-func (p *tcpProxy) Freeze() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, f := range p.frozen {
-		f.Store(true)
-	}
-}
-
-// Refuse makes new connections fail (existing ones carry on).
-func (p *tcpProxy) Refuse(on bool) {
-	p.mu.Lock()
-	p.refuse = on
-	p.mu.Unlock()
-}
-
-// Cut closes every connection through the proxy.
-func (p *tcpProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns, p.frozen = nil, nil
-}
-
 func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
 	var m dto.Metric
 	if err := g.Write(&m); err != nil {
@@ -259,30 +156,18 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // pairListeningViaProxy starts two instances on one PostgreSQL schema; B's
 // LISTEN connection goes through a proxy, so the test can cut it.
-func pairListeningViaProxy(t *testing.T) (a, b *apitest.Server, proxy *tcpProxy) {
+func pairListeningViaProxy(t *testing.T) (a, b *apitest.Server, proxy *faultproxy.Proxy) {
 	t.Helper()
 	a = apitest.New(t, apitest.Options{Dialect: "postgres"})
 	u, err := url.Parse(a.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy = newProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy = faultproxy.Start(t, u.Host)
 	b = apitest.New(t, apitest.Options{DatabaseURL: a.DatabaseURL,
-		Env: map[string]string{"AUTHD_DATABASE_LISTEN_URL": u.String()}})
+		Env: map[string]string{"AUTHD_DATABASE_LISTEN_URL": proxy.URL(t, a.DatabaseURL)}})
 	return a, b, proxy
 }
 
@@ -298,7 +183,7 @@ func TestMultiInstance_ListenerLost(t *testing.T) {
 				t.Fatal("B's feed is not connected at start")
 			}
 			email, victim := a.NewUser(t, "fi7")
-			bystander := login(t, a, email)
+			bystander := a.Login(t, email, apitest.Password)
 			mustStatus(t, b.Do(t, "GET", "/v1/me", nil, apitest.Bearer(victim.AccessToken)), 200)
 			fallback0 := gaugeValue(t, metrics.RevocationFallback)
 			reconnects0 := counterValue(t, metrics.RevocationReconnects)
@@ -318,7 +203,7 @@ func TestMultiInstance_ListenerLost(t *testing.T) {
 			default:
 				proxy.Cut()
 			}
-			waitFor(t, "B switches to fallback", time.Second, rev.Fallback)
+			testutil.WaitFor(t, "B switches to fallback", time.Second, rev.Fallback)
 			if got := gaugeValue(t, metrics.RevocationFallback); got != fallback0+1 {
 				t.Fatalf("fallback gauge = %v, want %v", got, fallback0+1)
 			}
@@ -335,7 +220,7 @@ func TestMultiInstance_ListenerLost(t *testing.T) {
 			}
 
 			proxy.Refuse(false)
-			waitFor(t, "B reconnects and leaves fallback", 5*time.Second, func() bool { return !rev.Fallback() })
+			testutil.WaitFor(t, "B reconnects and leaves fallback", 5*time.Second, func() bool { return !rev.Fallback() })
 			if got := gaugeValue(t, metrics.RevocationFallback); got != fallback0 {
 				t.Fatalf("fallback gauge after reconnect = %v, want %v", got, fallback0)
 			}

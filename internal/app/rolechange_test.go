@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/apitest"
+	"github.com/authd/authd/internal/testutil"
 	"github.com/authd/authd/models"
 )
 
@@ -65,7 +66,7 @@ func TestMultiInstance_DemotionWhileListenerLost(t *testing.T) {
 
 	proxy.Refuse(true)
 	proxy.Cut()
-	waitFor(t, "B switches to fallback", time.Second, rev.Fallback)
+	testutil.WaitFor(t, "B switches to fallback", time.Second, rev.Fallback)
 	checks := rev.DBChecks.Load()
 	mustStatus(t, a.Do(t, "PATCH", "/v1/admin/users/"+bobID, map[string]string{"role": "user"}, apitest.Bearer(alice.AccessToken)), 200)
 	adminRefusedWithin(t, b, bob.AccessToken, time.Second)
@@ -75,7 +76,7 @@ func TestMultiInstance_DemotionWhileListenerLost(t *testing.T) {
 
 	// After reconnecting, B has reloaded the change and answers from memory.
 	proxy.Refuse(false)
-	waitFor(t, "B reconnects and leaves fallback", 5*time.Second, func() bool { return !rev.Fallback() })
+	testutil.WaitFor(t, "B reconnects and leaves fallback", 5*time.Second, func() bool { return !rev.Fallback() })
 	checks = rev.DBChecks.Load()
 	adminRefusedWithin(t, b, bob.AccessToken, 0)
 	if rev.DBChecks.Load() != checks {

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/authd/authd/bench/load"
+	"github.com/authd/authd/internal/apitest"
 	"github.com/authd/authd/internal/testdb"
 )
 
@@ -63,26 +63,6 @@ func phase(d, longD time.Duration) time.Duration {
 	return d
 }
 
-const testSecret = "faults-secret-0123456789abcdef-0123456789"
-
-// baseEnv is the environment of every test instance: test mode (low bcrypt
-// cost), limits out of the way, info logs (for the "listening" line).
-func baseEnv() map[string]string {
-	return map[string]string{
-		"AUTHD_ENV":                "test",
-		"AUTHD_JWT_SECRET":         testSecret,
-		"AUTHD_ADDR":               "127.0.0.1:0",
-		"AUTHD_BCRYPT_COST":        "4",
-		"AUTHD_COOKIE_SECURE":      "false",
-		"AUTHD_LOG_LEVEL":          "info",
-		"AUTHD_LOG_FORMAT":         "json",
-		"AUTHD_RATE_LOGIN_IP":      "1000000-M",
-		"AUTHD_RATE_LOGIN_ACCOUNT": "1000000-M",
-		"AUTHD_RATE_REFRESH_IP":    "1000000-M",
-		"AUTHD_RATE_REGISTER_IP":   "1000000-M",
-	}
-}
-
 // Instance is a running authd subprocess.
 type Instance struct {
 	Name string
@@ -95,14 +75,11 @@ type Instance struct {
 	logs []string // every line but the per-request access log
 }
 
-// startAuthd runs the binary with baseEnv plus env and waits until it
+// startAuthd runs the binary with apitest.ServeEnv plus env and waits until it
 // listens. It is killed when the test ends if still running.
 func startAuthd(t *testing.T, name string, env map[string]string) *Instance {
 	t.Helper()
-	vars := baseEnv()
-	for k, v := range env {
-		vars[k] = v
-	}
+	vars := apitest.ServeEnv(env)
 	cmd := exec.Command(authdBin, "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range vars {
@@ -183,112 +160,6 @@ func (in *Instance) Wait(d time.Duration) (exited bool, err error) {
 	case <-time.After(d):
 		return false, nil
 	}
-}
-
-// Proxy is a TCP proxy in front of PostgreSQL that can cut every
-// connection and refuse new ones (a database that is down) and resume.
-type Proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
-}
-
-// startProxy listens on 127.0.0.1 and forwards to target (host:port).
-func startProxy(t *testing.T, target string) *Proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &Proxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.Cut()
-	})
-	return p
-}
-
-// Addr is the proxy's host:port.
-func (p *Proxy) Addr() string { return p.ln.Addr().String() }
-
-func (p *Proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			c.Close() // down: the client sees its connection closed at once
-			continue
-		}
-		p.conns[c] = struct{}{}
-		p.mu.Unlock()
-		go p.pipe(c)
-	}
-}
-
-func (p *Proxy) pipe(c net.Conn) {
-	up, err := net.DialTimeout("tcp", p.target, 3*time.Second)
-	if err != nil {
-		p.drop(c)
-		return
-	}
-	p.mu.Lock()
-	if p.cut {
-		p.mu.Unlock()
-		up.Close()
-		p.drop(c)
-		return
-	}
-	p.conns[up] = struct{}{}
-	p.mu.Unlock()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _, _ = io.Copy(up, c); up.Close() }()
-	go func() { defer wg.Done(); _, _ = io.Copy(c, up); c.Close() }()
-	wg.Wait()
-	p.drop(c)
-	p.drop(up)
-}
-
-func (p *Proxy) drop(c net.Conn) {
-	c.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
-}
-
-// Cut closes every open connection and refuses new ones until Resume.
-func (p *Proxy) Cut() {
-	p.mu.Lock()
-	p.cut = true
-	conns := make([]net.Conn, 0, len(p.conns))
-	for c := range p.conns {
-		conns = append(conns, c)
-	}
-	p.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-}
-
-// Resume lets connections through again.
-func (p *Proxy) Resume() {
-	p.mu.Lock()
-	p.cut = false
-	p.mu.Unlock()
-}
-
-// viaProxy returns dbURL with its host replaced by the proxy's.
-func viaProxy(t *testing.T, dbURL string, p *Proxy) string {
-	t.Helper()
-	return withHost(t, dbURL, p.Addr())
 }
 
 // withHost returns dbURL with its host:port replaced by addr.
@@ -420,6 +291,21 @@ func statusesOnly(t *testing.T, res *load.Result, allowed ...string) {
 		if !ok[k] {
 			t.Errorf("%d replies %q (allowed: %v)", n, k, allowed)
 		}
+	}
+}
+
+// survivedOutage checks a refresh load run through a database outage: it
+// ran, its replies were 200 or 503 unavailable only, and no 401 came that
+// the chain did not expect.
+func survivedOutage(t *testing.T, res *load.Result, runErr error) {
+	t.Helper()
+	if runErr != nil {
+		t.Fatal(runErr)
+	}
+	t.Logf("statuses: %s", prettyStatuses(res.Statuses))
+	statusesOnly(t, res, "200", "503 unavailable")
+	if res.Unexpected401 != 0 {
+		t.Errorf("%d unexpected 401: a rotation was lost or forked", res.Unexpected401)
 	}
 }
 

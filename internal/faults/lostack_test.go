@@ -14,20 +14,20 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/authd/authd/bench/load"
+	"github.com/authd/authd/internal/faultproxy"
 )
 
-// ackCutter is a PostgreSQL proxy that reads the wire protocol in both
-// directions. While armed, it forwards the CommandComplete that answers a
-// statement whose text contains marker, then closes both sides before
-// anything else gets through: the statement committed (an implicit
-// transaction commits at Sync, before the server flushes its answer), but
-// the client never learns it (a lost acknowledgement).
+// ackCutter is the fault proxy's protocol-aware pipe for PostgreSQL: it
+// reads the wire protocol in both directions. While armed, it forwards the
+// CommandComplete that answers a statement whose text contains marker, then
+// closes both sides before anything else gets through: the statement
+// committed (an implicit transaction commits at Sync, before the server
+// flushes its answer), but the client never learns it (a lost
+// acknowledgement).
 type ackCutter struct {
-	ln     net.Listener
-	target string
+	*faultproxy.Proxy
 	marker string
 	armed  atomic.Int32 // cuts left
 	cuts   atomic.Int32 // cuts made
@@ -35,42 +35,10 @@ type ackCutter struct {
 
 func startAckCutter(t *testing.T, target, marker string) *ackCutter {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &ackCutter{ln: ln, target: target, marker: marker}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() { defer wg.Done(); p.serve(c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	p := &ackCutter{marker: marker}
+	p.Proxy = faultproxy.Start(t, target, p.serve)
 	return p
 }
-
-func (p *ackCutter) Addr() string { return p.ln.Addr().String() }
 
 // arm makes the proxy cut after the next n acknowledgements of the marked
 // statement.
@@ -90,13 +58,7 @@ func (p *ackCutter) takeCut() bool {
 	}
 }
 
-func (p *ackCutter) serve(client net.Conn) {
-	defer client.Close()
-	server, err := net.DialTimeout("tcp", p.target, 3*time.Second)
-	if err != nil {
-		return
-	}
-	defer server.Close()
+func (p *ackCutter) serve(client, server net.Conn) {
 	var (
 		mu      sync.Mutex
 		marked  = map[string]bool{} // prepared statements whose text has the marker

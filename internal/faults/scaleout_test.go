@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/bench/load"
-	"github.com/authd/authd/internal/ratelimit/redistest"
+	"github.com/authd/authd/internal/redistest"
 )
 
 // TestScaleOutThreeInstances: three authd processes on one PostgreSQL

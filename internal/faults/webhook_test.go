@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/authd/authd/internal/apitest"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -49,10 +50,7 @@ func TestWebhookDeliveryAcrossKill9(t *testing.T) {
 	// Register the endpoint with the command line, on the same database.
 	add := exec.Command(authdBin, "webhook", "add", "--url", recv.URL, "--event-types", "session_revoked")
 	add.Env = []string{}
-	for k, v := range baseEnv() {
-		add.Env = append(add.Env, k+"="+v)
-	}
-	for k, v := range env {
+	for k, v := range apitest.ServeEnv(env) {
 		add.Env = append(add.Env, k+"="+v)
 	}
 	out, err := add.CombinedOutput()

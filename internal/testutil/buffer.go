@@ -1,8 +1,10 @@
-// Package testutil holds small helpers shared by authd's tests.
+// Package testutil holds small helpers shared by authd's tests: a log
+// sink safe for concurrent writers and the one poll-until helper.
 package testutil
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 )
 
@@ -26,3 +28,6 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Count returns how many times sub occurs in what was written so far.
+func (s *SyncBuffer) Count(sub string) int { return strings.Count(s.String(), sub) }

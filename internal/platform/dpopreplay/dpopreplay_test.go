@@ -7,7 +7,7 @@ import (
 
 	"github.com/authd/authd/internal/platform/dpopreplay"
 	"github.com/authd/authd/internal/platform/ratelimit"
-	"github.com/authd/authd/internal/ratelimit/redistest"
+	"github.com/authd/authd/internal/redistest"
 )
 
 func TestMemory_Seen(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/authd/authd/internal/testutil"
 	"github.com/authd/authd/services"
 )
 
@@ -48,8 +49,8 @@ func Run(t *testing.T, setup func(t *testing.T) Feed) {
 		if err != nil {
 			t.Fatalf("Transaction() = %v", err)
 		}
-		waitFor(t, "the revoked session", func() bool { return revoked(t, f.Remote, sid) })
-		waitFor(t, "the role change", func() bool { return role(t, f.Remote, uid) == "user" })
+		testutil.WaitFor(t, "the revoked session reaches the subscriber", within, func() bool { return revoked(t, f.Remote, sid) })
+		testutil.WaitFor(t, "the role change reaches the subscriber", within, func() bool { return role(t, f.Remote, uid) == "user" })
 	})
 
 	t.Run("nothing on rollback", func(t *testing.T) {
@@ -70,7 +71,7 @@ func Run(t *testing.T, setup func(t *testing.T) Feed) {
 		// would have arrived first.
 		later := uuid.New()
 		publish(t, f, services.Change{Sessions: []uuid.UUID{later}})
-		waitFor(t, "the committed change", func() bool { return revoked(t, f.Remote, later) })
+		testutil.WaitFor(t, "the committed change reaches the subscriber", within, func() bool { return revoked(t, f.Remote, later) })
 		if revoked(t, f.Remote, sid) || role(t, f.Remote, uid) != "admin" {
 			t.Fatal("a change of a rolled-back transaction reached the subscriber")
 		}
@@ -85,7 +86,7 @@ func Run(t *testing.T, setup func(t *testing.T) Feed) {
 		}
 		uid := uuid.New()
 		publish(t, f, services.Change{Sessions: ids, Roles: []services.RoleChange{{UserID: uid, Role: "user"}}})
-		waitFor(t, "every session of the batch", func() bool {
+		testutil.WaitFor(t, "every session of the batch reaches the subscriber", within, func() bool {
 			for _, id := range ids {
 				if !revoked(t, f.Remote, id) {
 					return false
@@ -103,7 +104,7 @@ func Run(t *testing.T, setup func(t *testing.T) Feed) {
 		}
 		marker := uuid.New()
 		publish(t, f, services.Change{Sessions: []uuid.UUID{marker}})
-		waitFor(t, "the changes", func() bool { return revoked(t, f.Remote, marker) })
+		testutil.WaitFor(t, "the changes reaches the subscriber", within, func() bool { return revoked(t, f.Remote, marker) })
 		if got := role(t, f.Remote, uid); got != "user" {
 			t.Fatalf("role after user, admin, user = %q, want user", got)
 		}
@@ -136,15 +137,4 @@ func role(t *testing.T, set *services.Revocations, uid uuid.UUID) string {
 		t.Fatal(err)
 	}
 	return p.Role
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not reach the subscriber within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -1,46 +1,27 @@
 package ratelimit_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/ulule/limiter/v3"
 
 	"github.com/authd/authd/internal/platform/ratelimit"
-	"github.com/authd/authd/internal/ratelimit/redistest"
+	"github.com/authd/authd/internal/redistest"
+	"github.com/authd/authd/internal/testutil"
 	"github.com/authd/authd/metrics"
 )
-
-// syncBuffer is a log sink safe for the probe goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(sub string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), sub)
-}
 
 const (
 	downLine = "Redis does not answer"
 	upLine   = "Redis answers again"
 )
 
-func newStore(t *testing.T, url, prefix string, logs *syncBuffer) *ratelimit.Store {
+func newStore(t *testing.T, url, prefix string, logs *testutil.SyncBuffer) *ratelimit.Store {
 	t.Helper()
 	var client ratelimit.Client
 	if url != "" {
@@ -75,21 +56,10 @@ func hit(t *testing.T, s *ratelimit.Store, key string, rate limiter.Rate) limite
 	return lc
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestStore_RedisOutage(t *testing.T) {
 	redis := redistest.Start(t)
 	prefix := fmt.Sprintf("test:%d", time.Now().UnixNano())
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	s := newStore(t, redis.URL(), prefix, logs)
 	rate := limiter.Rate{Formatted: "5-M", Limit: 5, Period: time.Minute}
 
@@ -103,7 +73,7 @@ func TestStore_RedisOutage(t *testing.T) {
 	}
 
 	t.Run("dead Redis falls back with the instance's own count", func(t *testing.T) {
-		before := testutil.ToFloat64(metrics.RateLimitFallback)
+		before := promtest.ToFloat64(metrics.RateLimitFallback)
 		redis.Kill()
 		// The in-process store counted the three hits too: the fallback
 		// goes on from there and does not hand out a fresh budget.
@@ -117,18 +87,18 @@ func TestStore_RedisOutage(t *testing.T) {
 		if lc := hit(t, s, "k", rate); !lc.Reached {
 			t.Fatalf("sixth hit without Redis = %+v, want the limit to hold per instance", lc)
 		}
-		if got := testutil.ToFloat64(metrics.RateLimitFallback) - before; got < 3 {
+		if got := promtest.ToFloat64(metrics.RateLimitFallback) - before; got < 3 {
 			t.Errorf("authd_ratelimit_store_fallback_total grew by %v, want at least 3", got)
 		}
-		if got := logs.count(downLine); got != 1 {
+		if got := logs.Count(downLine); got != 1 {
 			t.Errorf("log lines %q = %d, want exactly one per state change", downLine, got)
 		}
 	})
 
 	t.Run("restarted Redis is used again", func(t *testing.T) {
 		redis.Restart()
-		waitFor(t, "the store uses Redis again", func() bool { return !s.Degraded() })
-		if got := logs.count(upLine); got != 1 {
+		testutil.WaitFor(t, "the store uses Redis again", 5*time.Second, func() bool { return !s.Degraded() })
+		if got := logs.Count(upLine); got != 1 {
 			t.Errorf("log lines %q = %d, want 1", upLine, got)
 		}
 		// The restarted Redis lost its data (no persistence): counting
@@ -158,11 +128,11 @@ func TestStore_RedisOutage(t *testing.T) {
 		if lc := hit(t, s, "k", rate); !lc.Reached {
 			t.Fatalf("hit while Redis hangs = %+v, want the local limit to hold", lc)
 		}
-		if got := logs.count(downLine); got != 2 {
+		if got := logs.Count(downLine); got != 2 {
 			t.Errorf("log lines %q = %d, want 2 (one per outage)", downLine, got)
 		}
 		redis.Continue()
-		waitFor(t, "the store uses Redis again after SIGCONT", func() bool { return !s.Degraded() })
+		testutil.WaitFor(t, "the store uses Redis again after SIGCONT", 5*time.Second, func() bool { return !s.Degraded() })
 		// Redis kept its counter through the hang: one hit (from the
 		// restart subtest) plus whatever of the eight reached it before
 		// the timeout, plus this one.
@@ -176,7 +146,7 @@ func TestStore_RedisOutage(t *testing.T) {
 func TestStore_RedisDownAtStart(t *testing.T) {
 	redis := redistest.Start(t)
 	redis.Kill()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	s := newStore(t, redis.URL(), fmt.Sprintf("test:%d", time.Now().UnixNano()), logs)
 	if !s.Degraded() {
 		t.Fatal("Degraded() = false with Redis down at start")
@@ -188,14 +158,14 @@ func TestStore_RedisDownAtStart(t *testing.T) {
 		t.Fatalf("third hit = %+v, want the in-process limit (never none)", lc)
 	}
 	redis.Restart()
-	waitFor(t, "the store loads its scripts into the late Redis", func() bool { return !s.Degraded() })
+	testutil.WaitFor(t, "the store loads its scripts into the late Redis", 5*time.Second, func() bool { return !s.Degraded() })
 	if lc := hit(t, s, "k", rate); lc.Reached || lc.Remaining != 1 {
 		t.Fatalf("hit once Redis is up = %+v, want the Redis counter", lc)
 	}
 }
 
 func TestStore_WithoutRedis(t *testing.T) {
-	s := newStore(t, "", "", &syncBuffer{})
+	s := newStore(t, "", "", &testutil.SyncBuffer{})
 	rate := limiter.Rate{Formatted: "1-S", Limit: 1, Period: time.Second}
 	if lc := hit(t, s, "k", rate); lc.Reached {
 		t.Fatalf("first hit = %+v, want allowed", lc)
@@ -214,8 +184,8 @@ func TestStore_WithoutRedis(t *testing.T) {
 func TestStore_PeekAndIncrementOnRedis(t *testing.T) {
 	redis := redistest.Start(t)
 	prefix := fmt.Sprintf("test:%d", time.Now().UnixNano())
-	a := newStore(t, redis.URL(), prefix, &syncBuffer{})
-	b := newStore(t, redis.URL(), prefix, &syncBuffer{})
+	a := newStore(t, redis.URL(), prefix, &testutil.SyncBuffer{})
+	b := newStore(t, redis.URL(), prefix, &testutil.SyncBuffer{})
 	rate := limiter.Rate{Formatted: "2-15M", Limit: 2, Period: 15 * time.Minute}
 	lc, err := a.Peek(t.Context(), "k", rate)
 	if err != nil || lc.Remaining != 2 {
