@@ -31,7 +31,7 @@ func TestNewDeviceLogin_EventWebhookAndMail(t *testing.T) {
 		before := len(sink.Messages())
 
 		email, first := s.NewUser(t, "traveller", apitest.UA(uaChromeWindows)) // the first sign-in
-		s.LoginWith(t, email, nil, apitest.UA(uaChromeWindows))               // a known device
+		s.LoginWith(t, email, nil, apitest.UA(uaChromeWindows))                // a known device
 		known := s.LoginWith(t, email, map[string]any{"device_token": first.DeviceToken}, apitest.UA(uaSafariIPhone))
 		if first.DeviceToken == "" || known.SessionID == "" {
 			t.Fatal("no device token from the first sign-in")
