@@ -60,6 +60,7 @@ func Provider(dialect Dialect, db *sql.DB) (*goose.Provider, error) {
 // Up applies every pending migration and writes one line per applied
 // migration to out (which may be nil).
 func Up(ctx context.Context, dialect Dialect, db *sql.DB, out io.Writer) error {
+	defer AllowMigrationConns(dialect, db)()
 	p, err := Provider(dialect, db)
 	if err != nil {
 		return err
@@ -74,4 +75,18 @@ func Up(ctx context.Context, dialect Dialect, db *sql.DB, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// AllowMigrationConns lets a PostgreSQL pool configured with one connection
+// (AUTHD_DB_MAX_OPEN_CONNS=1) open a second while it migrates: River's
+// migration runs outside goose's transaction, and goose refuses that on a
+// one-connection pool (it could deadlock on goose's own lock). The returned
+// func puts the configured size back, so serving keeps the pool it was
+// given. SQLite's single connection is by design and is left alone.
+func AllowMigrationConns(dialect Dialect, db *sql.DB) (restore func()) {
+	if dialect == SQLite || db.Stats().MaxOpenConnections != 1 {
+		return func() {}
+	}
+	db.SetMaxOpenConns(2)
+	return func() { db.SetMaxOpenConns(1) }
 }

@@ -136,6 +136,7 @@ func runMigrate(ctx context.Context, getenv func(string) string, action string, 
 		return err
 	}
 	defer db.Close()
+	defer migrations.AllowMigrationConns(db.Dialect, db.SQL())()
 	p, err := migrations.Provider(db.Dialect, db.SQL())
 	if err != nil {
 		return err
