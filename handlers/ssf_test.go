@@ -260,7 +260,7 @@ func TestSSF_Configuration(t *testing.T) {
 			t.Errorf("%s = %v, want %s", k, m[k], want)
 		}
 	}
-	if fmt.Sprint(m["delivery_methods_supported"]) != "["+urnPoll+"]" {
+	if fmt.Sprint(m["delivery_methods_supported"]) != "[urn:ietf:rfc:8935 "+urnPoll+"]" {
 		t.Errorf("delivery_methods_supported = %v", m["delivery_methods_supported"])
 	}
 	if fmt.Sprint(m["authorization_schemes"]) != "[map[spec_urn:urn:ietf:rfc:6750]]" {
@@ -440,7 +440,8 @@ func TestSSF_StreamManagement(t *testing.T) {
 			t.Fatalf("list = %s", r.Body)
 		}
 		bad := []map[string]any{
-			{"delivery": map[string]string{"method": "urn:ietf:rfc:8935", "endpoint_url": "http://127.0.0.1:1/"}}, // push is not offered yet
+			{"delivery": map[string]string{"method": "urn:ietf:rfc:8935", "endpoint_url": "http://127.0.0.1:1/"}}, // loopback: the SSRF guard refuses it
+			{"delivery": map[string]string{"method": "urn:ietf:rfc:8935", "endpoint_url": "ftp://receiver.example/"}},
 			{"delivery": map[string]string{"method": "urn:example"}},
 			{"delivery": map[string]string{"method": urnPoll, "endpoint_url": "https://x.example/"}},
 			{"format": "phone_number"},

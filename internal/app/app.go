@@ -63,6 +63,7 @@ type App struct {
 	devices    *services.DeviceTokens
 	ssf        *services.SSF
 	outbox     *outbox.Outbox
+	ssfPush    *outbox.SSFPush
 	events     *services.Events
 	webhooks   *services.Webhooks
 	dpop       *services.DPoP

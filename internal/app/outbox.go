@@ -35,11 +35,12 @@ func (a *App) openOutbox(ctx context.Context, events *services.Events, clock ser
 		}
 		a.closers = append(a.closers, func() { work.Close() })
 	}
-	ob, webhooks, err := NewOutbox(ctx, a.cfg, a.db, work, events, clock, a.log)
+	ob, webhooks, push, err := newOutbox(ctx, a.cfg, a.db, work, events, clock, a.log)
 	if err != nil {
 		return err
 	}
 	a.webhooks = webhooks
+	a.ssfPush = push
 	a.outbox = ob
 	if err := ob.Start(context.Background()); err != nil {
 		return err
@@ -62,29 +63,42 @@ const outboxConns = 4
 // uses it so that its own event is pushed too). The outbox's own work runs
 // on work (which may be db).
 func NewOutbox(ctx context.Context, cfg Config, db, work *models.DB, events *services.Events, clock services.Clock, log *slog.Logger) (*outbox.Outbox, *services.Webhooks, error) {
+	ob, webhooks, _, err := newOutbox(ctx, cfg, db, work, events, clock, log)
+	return ob, webhooks, err
+}
+
+// newOutbox is NewOutbox that also returns the SSF push sink, the push
+// queue of the Shared Signals transmitter (openSSF). Its worker is always
+// registered: a push job queued before a restart without AUTHD_SSF_ISSUER
+// is still worked (and cancelled if its stream is gone).
+func newOutbox(ctx context.Context, cfg Config, db, work *models.DB, events *services.Events, clock services.Clock, log *slog.Logger) (*outbox.Outbox, *services.Webhooks, *outbox.SSFPush, error) {
 	if clock == nil {
 		clock = services.SystemClock
 	}
 	guard := netguard.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
+	push := outbox.NewSSFPush(work.DB, outbox.SSFPushOptions{
+		Guard: guard, RetryBase: cfg.WebhookRetryBase, Timeout: cfg.webhookJobTimeout(),
+	})
 	sinks := []outbox.Sink{outbox.NewWebhooks(work.DB, outbox.WebhookOptions{
 		Guard: guard, RetryBase: cfg.WebhookRetryBase, Timeout: cfg.webhookJobTimeout(), Events: events, Now: clock,
-	})}
+	}), push}
 	if cfg.SMTPURL != "" {
 		m, err := outbox.NewMail(work.DB, outbox.MailOptions{URL: cfg.SMTPURL, From: cfg.SMTPFrom,
 			PublicURL: cfg.PublicURL, RetryBase: cfg.WebhookRetryBase, Timeout: cfg.OutboxRescueAfter / 2})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		sinks = append(sinks, m)
 	}
 	ob, err := outbox.New(ctx, work, outbox.Options{Workers: cfg.OutboxWorkers, RescueAfter: cfg.OutboxRescueAfter,
 		Log: log}, sinks...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	push.Attach(ob)
 	events.Enqueue(ob.Enqueue)
 	webhooks := services.NewWebhooks(db.DB, services.WebhookConfig{
 		Production: cfg.Env == "production", AllowPrivate: cfg.WebhookAllowPrivate, CheckHost: guard.CheckHost,
 	}, events, clock)
-	return ob, webhooks, nil
+	return ob, webhooks, push, nil
 }

@@ -1,5 +1,6 @@
 // Package outbox pushes security events out of authd: to webhook endpoints
-// (Standard Webhooks) and, for new-device sign-ins, to the user by e-mail.
+// (Standard Webhooks), to Shared Signals push streams (RFC 8935) and, for
+// new-device sign-ins, to the user by e-mail.
 //
 // It is a transactional outbox on riverqueue/river. services.Events calls
 // Enqueue in the transaction that records an event, and River inserts the
@@ -21,10 +22,11 @@
 // Every kind of receiver is a Sink: it registers its River worker and, for
 // each recorded event, returns the jobs it wants inserted (none when nobody
 // subscribes). The webhook sink returns one job per subscribed endpoint; the
-// mail sink one per new_device_login. A Shared Signals (SSF) push stream is
-// one more Sink — Jobs returns a job per stream whose events match, its
-// worker signs the SET and POSTs it (RFC 8935) — passed to New next to the
-// others. Nothing in services or in the code that records events changes.
+// mail sink one per new_device_login. The Shared Signals push sink (SSFPush)
+// returns none from Jobs: services.SSF signs each SET where it records the
+// event and hands it to the sink's QueuePush in that same transaction, which
+// inserts an ssf_push job through InsertTx; its worker POSTs the SET (RFC
+// 8935).
 package outbox
 
 import (
@@ -151,22 +153,27 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *gorm.DB, ev *models.SecurityEv
 		}
 		params = append(params, p...)
 	}
+	if err := o.InsertTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("outbox %s: %w", ev.Type, err)
+	}
+	return nil
+}
+
+// InsertTx inserts jobs in tx, the transaction of the change they deliver
+// (a sink that is handed its jobs by a service rather than by Enqueue, as
+// the SSF push sink is, inserts through it).
+func (o *Outbox) InsertTx(ctx context.Context, tx *gorm.DB, params []river.InsertManyParams) error {
 	if len(params) == 0 {
 		return nil
 	}
 	if sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx); ok {
 		_, err := o.client.InsertManyTx(ctx, sqlTx, params)
-		if err != nil {
-			return fmt.Errorf("outbox %s: %w", ev.Type, err)
-		}
-		return nil
+		return err
 	}
-	// Not in a transaction: the event is committed already, so its jobs
+	// Not in a transaction: the change is committed already, so its jobs
 	// follow at once.
-	if _, err := o.client.InsertMany(ctx, params); err != nil {
-		return fmt.Errorf("outbox %s: %w", ev.Type, err)
-	}
-	return nil
+	_, err := o.client.InsertMany(ctx, params)
+	return err
 }
 
 // Start works jobs until Stop.
