@@ -158,7 +158,7 @@ cost_end() { # name ok-count: writes $OUT/cost-<name>.json
   oid=$(psql "$PG/$C_DB" -Atc "SELECT oid FROM pg_database WHERE datname = current_database()")
   # The bench database's own records: those touching its relations, and the
   # commit records of the transactions that did.
-  wal=$(psql "$PG/$C_DB" -At -F' ' -c "WITH r AS (SELECT xid, resource_manager, record_type, record_length, fpi_length, block_ref FROM pg_get_wal_records_info('$C_LSN0', '$lsn1')),
+  wal=$(psql "$PG/$C_DB" -At -F' ' -c "WITH r AS (SELECT xid::text::bigint AS xid, resource_manager, record_type, record_length, fpi_length, block_ref FROM pg_get_wal_records_info('$C_LSN0', '$lsn1')),
       ours AS (SELECT DISTINCT xid FROM r WHERE xid <> 0 AND block_ref LIKE '%/$oid/%')
     SELECT coalesce(sum(record_length), 0), count(*),
       coalesce(sum((SELECT count(*) FROM regexp_matches(block_ref, 'rel \d+/$oid/\d+', 'g'))), 0), count(*) FILTER (WHERE fpi_length > 0),
