@@ -61,6 +61,8 @@ type Config struct {
 	BcryptCost        int           `env:"AUTHD_BCRYPT_COST" envDefault:"12"`
 	BcryptConcurrency int           `env:"AUTHD_BCRYPT_CONCURRENCY"` // 0: the number of CPUs
 	BcryptWait        time.Duration `env:"AUTHD_BCRYPT_WAIT" envDefault:"2s"`
+	// MemoryLimit is the Go runtime's soft memory limit (0: none); GOMEMLIMIT wins.
+	MemoryLimit ByteSize `env:"AUTHD_MEMORY_LIMIT" envDefault:"32MiB"`
 
 	RateLoginIP      Rates    `env:"AUTHD_RATE_LOGIN_IP" envDefault:"20-M"`
 	RateLoginAccount Rates    `env:"AUTHD_RATE_LOGIN_ACCOUNT" envDefault:"5-M,50-H"`
@@ -362,6 +364,9 @@ func (c Config) validate() error {
 	if c.BcryptConcurrency < 0 {
 		bad("AUTHD_BCRYPT_CONCURRENCY", "must not be negative")
 	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < minMemoryLimit {
+		bad("AUTHD_MEMORY_LIMIT", "must be 0 (no limit) or at least 16MiB, not %d bytes", int64(c.MemoryLimit))
+	}
 	if c.PasswordMinLength < 8 || c.PasswordMinLength > 64 {
 		bad("AUTHD_PASSWORD_MIN_LENGTH", "must be between 8 and 64, not %d", c.PasswordMinLength)
 	}
@@ -479,6 +484,35 @@ func readPrivateKey(path string) (ed25519.PrivateKey, error) {
 		return nil, errors.New("not an Ed25519 key")
 	}
 	return ed, nil
+}
+
+// minMemoryLimit is the smallest AUTHD_MEMORY_LIMIT: authd's live heap is
+// about 14 MiB, and a limit near it would make the GC run continuously.
+const minMemoryLimit = 16 << 20
+
+// ByteSize is a size in bytes written as GOMEMLIMIT writes it: a whole
+// number with an optional unit B, KiB, MiB or GiB ("32MiB", "0").
+type ByteSize int64
+
+// UnmarshalText parses s.
+func (b *ByteSize) UnmarshalText(s []byte) error {
+	text := strings.TrimSpace(string(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(text, u.suffix); ok {
+			text, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q is not a size such as 32MiB (units B, KiB, MiB, GiB)", string(s))
+	}
+	*b = ByteSize(n * mult)
+	return nil
 }
 
 // String describes the configuration with every secret masked.
