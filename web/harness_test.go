@@ -17,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/authd/authd/internal/testdb"
 )
 
 // chromiumPath is Debian's chromium; AUTHD_CHROMIUM overrides it.
@@ -79,7 +81,7 @@ var chromium struct {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testdb.Main(m)
 	if chromium.stop != nil {
 		chromium.stop()
 	}

@@ -151,7 +151,7 @@ func New(t testing.TB, opts Options) *Server {
 		if opts.Dialect == "sqlite" {
 			opts.SQLitePath = testdb.SQLitePath(t)
 		} else {
-			opts.DatabaseURL = testdb.PostgresURL(t)
+			opts.DatabaseURL = testdb.MigratedURL(t)
 		}
 	}
 	var ln net.Listener

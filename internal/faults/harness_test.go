@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := testdb.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

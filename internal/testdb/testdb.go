@@ -68,18 +68,17 @@ func SkipWithoutPostgres(t testing.TB) {
 	}
 }
 
-// Postgres returns a migrated database in a new schema of the test server,
-// dropped when t ends.
+// Postgres returns a migrated, empty database in a schema of the test server
+// that is t's alone (MigratedURL).
 func Postgres(t testing.TB) *models.DB {
 	t.Helper()
-	url := PostgresURL(t)
+	url := MigratedURL(t)
 	db, err := models.Open(models.Options{URL: url, MaxOpenConns: 20, StatementTimeout: 10 * time.Second,
 		LockTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	migrate(t, db)
 	return db
 }
 
