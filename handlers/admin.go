@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -29,40 +28,6 @@ func toAdminSessionResponse(s models.Session, current uuid.UUID) adminSessionRes
 		r.RevokedAt = &t
 	}
 	return r
-}
-
-// eventResponse is the contract's `event`.
-type eventResponse struct {
-	ID          string          `json:"id"`
-	Type        string          `json:"type"`
-	Reason      string          `json:"reason"`
-	UserID      *string         `json:"user_id"`
-	SessionID   *string         `json:"session_id"`
-	ActorUserID *string         `json:"actor_user_id"`
-	IPPrefix    string          `json:"ip_prefix"`
-	UserAgent   string          `json:"user_agent"`
-	CreatedAt   string          `json:"created_at"`
-	Details     json.RawMessage `json:"details"`
-}
-
-func toEventResponse(e models.SecurityEvent) eventResponse {
-	details := json.RawMessage(e.Details)
-	if !json.Valid(details) {
-		details = json.RawMessage("{}")
-	}
-	return eventResponse{
-		ID: e.ID.String(), Type: e.Type, Reason: e.Reason, UserID: idString(e.UserID),
-		SessionID: idString(e.SessionID), ActorUserID: idString(e.ActorUserID), IPPrefix: e.IPPrefix,
-		UserAgent: e.UserAgent, CreatedAt: rfc3339Nano(e.CreatedAt), Details: details,
-	}
-}
-
-func idString(id *uuid.UUID) *string {
-	if id == nil {
-		return nil
-	}
-	s := id.String()
-	return &s
 }
 
 // rfc3339Nano keeps the sub-second part of event times: events of one
@@ -242,9 +207,9 @@ func listSecurityEvents(admin *services.Admin) gin.HandlerFunc {
 
 // toEventList is the body of an event listing: one page and its cursor.
 func toEventList(page services.EventPage) gin.H {
-	events := make([]eventResponse, 0, len(page.Events))
-	for _, e := range page.Events {
-		events = append(events, toEventResponse(e))
+	events := make([]services.EventView, 0, len(page.Events))
+	for i := range page.Events {
+		events = append(events, services.NewEventView(&page.Events[i]))
 	}
 	return gin.H{"events": events, "next_cursor": cursorOrNil(page.NextCursor)}
 }

@@ -72,7 +72,7 @@ func exportSecurityEvents(c *gin.Context, admin *services.Admin, q services.Even
 }
 
 func csvRecord(ev *models.SecurityEvent) []string {
-	e := toEventResponse(*ev)
+	e := services.NewEventView(ev)
 	deref := func(s *string) string {
 		if s == nil {
 			return ""

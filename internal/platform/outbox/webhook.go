@@ -41,54 +41,24 @@ func (WebhookArgs) Kind() string { return "webhook" }
 // /v1/admin/security-events shows it. ID is the event's id, the
 // webhook-id header, the same for every attempt.
 type Message struct {
-	ID        uuid.UUID `json:"id"`
-	Type      string    `json:"type"`
-	Timestamp string    `json:"timestamp"`
-	Data      EventData `json:"data"`
-}
-
-// EventData is the contract's `event`.
-type EventData struct {
-	ID          string          `json:"id"`
-	Type        string          `json:"type"`
-	Reason      string          `json:"reason"`
-	UserID      *string         `json:"user_id"`
-	SessionID   *string         `json:"session_id"`
-	ActorUserID *string         `json:"actor_user_id"`
-	IPPrefix    string          `json:"ip_prefix"`
-	UserAgent   string          `json:"user_agent"`
-	CreatedAt   string          `json:"created_at"`
-	Details     json.RawMessage `json:"details"`
-}
-
-func idString(id *uuid.UUID) *string {
-	if id == nil {
-		return nil
-	}
-	s := id.String()
-	return &s
+	ID        uuid.UUID          `json:"id"`
+	Type      string             `json:"type"`
+	Timestamp string             `json:"timestamp"`
+	Data      services.EventView `json:"data"`
 }
 
 // NewMessage returns the message of ev.
 func NewMessage(ev *models.SecurityEvent) Message {
-	ts := ev.CreatedAt.UTC().Format(time.RFC3339Nano)
-	details := json.RawMessage(ev.Details)
-	if !json.Valid(details) {
-		details = json.RawMessage("{}")
-	}
-	return Message{ID: ev.ID, Type: ev.Type, Timestamp: ts, Data: EventData{
-		ID: ev.ID.String(), Type: ev.Type, Reason: ev.Reason, UserID: idString(ev.UserID),
-		SessionID: idString(ev.SessionID), ActorUserID: idString(ev.ActorUserID), IPPrefix: ev.IPPrefix,
-		UserAgent: ev.UserAgent, CreatedAt: ts, Details: details,
-	}}
+	data := services.NewEventView(ev)
+	return Message{ID: ev.ID, Type: ev.Type, Timestamp: data.CreatedAt, Data: data}
 }
 
 // Body returns the request body of m.
 func (m Message) Body() ([]byte, error) {
 	return json.Marshal(struct {
-		Type      string    `json:"type"`
-		Timestamp string    `json:"timestamp"`
-		Data      EventData `json:"data"`
+		Type      string             `json:"type"`
+		Timestamp string             `json:"timestamp"`
+		Data      services.EventView `json:"data"`
 	}{m.Type, m.Timestamp, m.Data})
 }
 
