@@ -23,30 +23,28 @@ func init() {
 	)
 }
 
-// factory registers new metrics on Registry.
-func factory() registerer { return registerer{} }
+// The constructors below make a metric and register it on Registry. Most
+// metrics need only a name, a help text and their labels.
 
-type registerer struct{}
-
-func (registerer) counterVec(opts prometheus.CounterOpts, labels ...string) *prometheus.CounterVec {
-	c := prometheus.NewCounterVec(opts, labels)
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	Registry.MustRegister(c)
 	return c
 }
 
-func (registerer) counter(opts prometheus.CounterOpts) prometheus.Counter {
-	c := prometheus.NewCounter(opts)
+func counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	Registry.MustRegister(c)
 	return c
 }
 
-func (registerer) gauge(opts prometheus.GaugeOpts) prometheus.Gauge {
-	g := prometheus.NewGauge(opts)
+func gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
 	Registry.MustRegister(g)
 	return g
 }
 
-func (registerer) histogramVec(opts prometheus.HistogramOpts, labels ...string) *prometheus.HistogramVec {
+func histogramVec(opts prometheus.HistogramOpts, labels ...string) *prometheus.HistogramVec {
 	h := prometheus.NewHistogramVec(opts, labels)
 	Registry.MustRegister(h)
 	return h
