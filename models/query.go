@@ -23,3 +23,17 @@ func take[T any](ctx context.Context, tx *gorm.DB, cond string, args ...any) (*T
 	}
 	return &row, nil
 }
+
+// listOldest returns the rows of type T where cond holds (every row for an
+// empty cond), oldest first; what names the kind of row in the error.
+func listOldest[T any](ctx context.Context, tx *gorm.DB, what, cond string, args ...any) ([]T, error) {
+	var out []T
+	q := tx.WithContext(ctx)
+	if cond != "" {
+		q = q.Where(cond, args...)
+	}
+	if err := q.Order("created_at, id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, translate(err))
+	}
+	return out, nil
+}

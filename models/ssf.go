@@ -62,28 +62,17 @@ func (SSFPollSET) TableName() string { return "ssf_poll_sets" }
 
 // CreateSSFReceiver inserts r.
 func CreateSSFReceiver(ctx context.Context, tx *gorm.DB, r *SSFReceiver) error {
-	if err := tx.WithContext(ctx).Create(r).Error; err != nil {
-		return fmt.Errorf("create ssf receiver: %w", translate(err))
-	}
-	return nil
+	return create(ctx, tx, "ssf receiver", r)
 }
 
 // FindSSFReceiverByTokenHash returns the receiver of a token, or ErrNotFound.
 func FindSSFReceiverByTokenHash(ctx context.Context, tx *gorm.DB, hash []byte) (*SSFReceiver, error) {
-	var r SSFReceiver
-	if err := tx.WithContext(ctx).Where("token_hash = ?", hash).Take(&r).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &r, nil
+	return take[SSFReceiver](ctx, tx, "token_hash = ?", hash)
 }
 
 // ListSSFReceivers returns every receiver, oldest first.
 func ListSSFReceivers(ctx context.Context, tx *gorm.DB) ([]SSFReceiver, error) {
-	var out []SSFReceiver
-	if err := tx.WithContext(ctx).Order("created_at, id").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list ssf receivers: %w", translate(err))
-	}
-	return out, nil
+	return listOldest[SSFReceiver](ctx, tx, "ssf receivers", "")
 }
 
 // DeleteSSFReceiver deletes a receiver with its streams and their waiting
@@ -105,10 +94,7 @@ func DeleteSSFReceiver(ctx context.Context, tx *gorm.DB, id uuid.UUID) (bool, er
 
 // CreateSSFStream inserts s.
 func CreateSSFStream(ctx context.Context, tx *gorm.DB, s *SSFStream) error {
-	if err := tx.WithContext(ctx).Create(s).Error; err != nil {
-		return fmt.Errorf("create ssf stream: %w", translate(err))
-	}
-	return nil
+	return create(ctx, tx, "ssf stream", s)
 }
 
 // SaveSSFStream writes every field of s.
@@ -122,29 +108,17 @@ func SaveSSFStream(ctx context.Context, tx *gorm.DB, s *SSFStream) error {
 // FindSSFStream returns a stream of the receiver, or ErrNotFound (also for
 // another receiver's stream).
 func FindSSFStream(ctx context.Context, tx *gorm.DB, receiverID, id uuid.UUID) (*SSFStream, error) {
-	var s SSFStream
-	if err := tx.WithContext(ctx).Where("id = ? AND receiver_id = ?", id, receiverID).Take(&s).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &s, nil
+	return take[SSFStream](ctx, tx, "id = ? AND receiver_id = ?", id, receiverID)
 }
 
 // FindSSFStreamByID returns a stream whoever owns it, or ErrNotFound.
 func FindSSFStreamByID(ctx context.Context, tx *gorm.DB, id uuid.UUID) (*SSFStream, error) {
-	var s SSFStream
-	if err := tx.WithContext(ctx).Where("id = ?", id).Take(&s).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &s, nil
+	return take[SSFStream](ctx, tx, "id = ?", id)
 }
 
 // ListSSFStreams returns the receiver's streams, oldest first.
 func ListSSFStreams(ctx context.Context, tx *gorm.DB, receiverID uuid.UUID) ([]SSFStream, error) {
-	var out []SSFStream
-	if err := tx.WithContext(ctx).Where("receiver_id = ?", receiverID).Order("created_at, id").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list ssf streams: %w", translate(err))
-	}
-	return out, nil
+	return listOldest[SSFStream](ctx, tx, "ssf streams", "receiver_id = ?", receiverID)
 }
 
 // DeliveringSSFStreams returns the streams that take events now: enabled

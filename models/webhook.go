@@ -71,37 +71,22 @@ const (
 
 // CreateWebhookEndpoint inserts e.
 func CreateWebhookEndpoint(ctx context.Context, tx *gorm.DB, e *WebhookEndpoint) error {
-	if err := tx.WithContext(ctx).Create(e).Error; err != nil {
-		return fmt.Errorf("insert webhook endpoint: %w", translate(err))
-	}
-	return nil
+	return create(ctx, tx, "webhook endpoint", e)
 }
 
 // FindWebhookEndpoint returns the endpoint id, or ErrNotFound.
 func FindWebhookEndpoint(ctx context.Context, tx *gorm.DB, id uuid.UUID) (*WebhookEndpoint, error) {
-	var e WebhookEndpoint
-	if err := tx.WithContext(ctx).Where("id = ?", id).Take(&e).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &e, nil
+	return take[WebhookEndpoint](ctx, tx, "id = ?", id)
 }
 
 // ListWebhookEndpoints returns every endpoint, oldest first.
 func ListWebhookEndpoints(ctx context.Context, tx *gorm.DB) ([]WebhookEndpoint, error) {
-	var out []WebhookEndpoint
-	if err := tx.WithContext(ctx).Order("created_at, id").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list webhook endpoints: %w", translate(err))
-	}
-	return out, nil
+	return listOldest[WebhookEndpoint](ctx, tx, "webhook endpoints", "")
 }
 
 // EnabledWebhookEndpoints returns the endpoints that receive events.
 func EnabledWebhookEndpoints(ctx context.Context, tx *gorm.DB) ([]WebhookEndpoint, error) {
-	var out []WebhookEndpoint
-	if err := tx.WithContext(ctx).Where("enabled = ?", true).Order("created_at, id").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list webhook endpoints: %w", translate(err))
-	}
-	return out, nil
+	return listOldest[WebhookEndpoint](ctx, tx, "enabled webhook endpoints", "enabled = ?", true)
 }
 
 // DeleteWebhookEndpoint deletes the endpoint and its delivery log; it
@@ -185,10 +170,7 @@ func InsertWebhookDelivery(ctx context.Context, tx *gorm.DB, d *WebhookDelivery)
 		}
 		d.ID = id
 	}
-	if err := tx.WithContext(ctx).Create(d).Error; err != nil {
-		return fmt.Errorf("insert webhook delivery: %w", translate(err))
-	}
-	return nil
+	return create(ctx, tx, "webhook delivery", d)
 }
 
 // ListWebhookDeliveries returns the endpoint's latest attempts, newest
