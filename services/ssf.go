@@ -259,12 +259,20 @@ func (s *SSF) CreateStream(ctx context.Context, r *models.SSFReceiver, in Stream
 	return Stream{SSFStream: st, Audience: r.Audience}, nil
 }
 
+// findStream returns the receiver's stream of that id, or CodeNotFound
+// (also for another receiver's stream).
+func findStream(ctx context.Context, tx *gorm.DB, r *models.SSFReceiver, id uuid.UUID) (*models.SSFStream, error) {
+	st, err := models.FindSSFStream(ctx, tx, r.ID, id)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, errStreamMissing
+	}
+	return st, err
+}
+
 // Stream returns a stream of the receiver. Returns CodeNotFound.
 func (s *SSF) Stream(ctx context.Context, r *models.SSFReceiver, id uuid.UUID) (Stream, error) {
-	st, err := models.FindSSFStream(ctx, s.db, r.ID, id)
-	if errors.Is(err, models.ErrNotFound) {
-		return Stream{}, errStreamMissing
-	} else if err != nil {
+	st, err := findStream(ctx, s.db, r, id)
+	if err != nil {
 		return Stream{}, err
 	}
 	return Stream{SSFStream: *st, Audience: r.Audience}, nil
@@ -289,10 +297,8 @@ func (s *SSF) Streams(ctx context.Context, r *models.SSFReceiver) ([]Stream, err
 func (s *SSF) UpdateStream(ctx context.Context, r *models.SSFReceiver, id uuid.UUID, in StreamInput, replace bool) (Stream, error) {
 	var out Stream
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		st, err := models.FindSSFStream(ctx, tx, r.ID, id)
-		if errors.Is(err, models.ErrNotFound) {
-			return errStreamMissing
-		} else if err != nil {
+		st, err := findStream(ctx, tx, r, id)
+		if err != nil {
 			return err
 		}
 		if replace {
@@ -427,10 +433,8 @@ func (s *SSF) SetStatus(ctx context.Context, r *models.SSFReceiver, id uuid.UUID
 	}
 	var out StreamStatus
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		st, err := models.FindSSFStream(ctx, tx, r.ID, id)
-		if errors.Is(err, models.ErrNotFound) {
-			return errStreamMissing
-		} else if err != nil {
+		st, err := findStream(ctx, tx, r, id)
+		if err != nil {
 			return err
 		}
 		changed := st.Status != status
@@ -459,10 +463,8 @@ func (s *SSF) Verify(ctx context.Context, r *models.SSFReceiver, id uuid.UUID, s
 		return Errorf(CodeInvalidRequest, "state must be at most 500 characters.")
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		st, err := models.FindSSFStream(ctx, tx, r.ID, id)
-		if errors.Is(err, models.ErrNotFound) {
-			return errStreamMissing
-		} else if err != nil {
+		st, err := findStream(ctx, tx, r, id)
+		if err != nil {
 			return err
 		}
 		if st.Status == models.SSFStatusDisabled {
@@ -636,10 +638,8 @@ const maxPollEvents = 1000
 // SET. A paused stream answers none (it holds them). Returns CodeNotFound
 // or CodeInvalidRequest.
 func (s *SSF) Poll(ctx context.Context, r *models.SSFReceiver, id uuid.UUID, req PollRequest) (PollResult, error) {
-	st, err := models.FindSSFStream(ctx, s.db, r.ID, id)
-	if errors.Is(err, models.ErrNotFound) {
-		return PollResult{}, errStreamMissing
-	} else if err != nil {
+	st, err := findStream(ctx, s.db, r, id)
+	if err != nil {
 		return PollResult{}, err
 	}
 	if st.DeliveryMethod != models.SSFDeliveryPoll {
