@@ -75,11 +75,7 @@ func listAdminUsers(admin *services.Admin) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		users := make([]userResponse, 0, len(page.Users))
-		for _, u := range page.Users {
-			users = append(users, toUserResponse(u))
-		}
-		c.JSON(http.StatusOK, gin.H{"users": users, "next_cursor": cursorOrNil(page.NextCursor)})
+		c.JSON(http.StatusOK, gin.H{"users": responses(page.Users, toUserResponse), "next_cursor": cursorOrNil(page.NextCursor)})
 		return nil
 	})
 }
@@ -95,11 +91,10 @@ func listAdminUserSessions(admin *services.Admin) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		out := make([]adminSessionResponse, 0, len(list))
-		for _, s := range list {
-			out = append(out, toAdminSessionResponse(s, principal(c).SessionID))
-		}
-		c.JSON(http.StatusOK, gin.H{"sessions": out})
+		current := principal(c).SessionID
+		c.JSON(http.StatusOK, gin.H{"sessions": responses(list, func(s models.Session) adminSessionResponse {
+			return toAdminSessionResponse(s, current)
+		})})
 		return nil
 	})
 }
@@ -207,9 +202,6 @@ func listSecurityEvents(admin *services.Admin) gin.HandlerFunc {
 
 // toEventList is the body of an event listing: one page and its cursor.
 func toEventList(page services.EventPage) gin.H {
-	events := make([]services.EventView, 0, len(page.Events))
-	for i := range page.Events {
-		events = append(events, services.NewEventView(&page.Events[i]))
-	}
+	events := responses(page.Events, func(e models.SecurityEvent) services.EventView { return services.NewEventView(&e) })
 	return gin.H{"events": events, "next_cursor": cursorOrNil(page.NextCursor)}
 }

@@ -280,3 +280,13 @@ func handle(fn func(c *gin.Context) error) gin.HandlerFunc {
 func invalid(format string, args ...any) error {
 	return services.Errorf(services.CodeInvalidRequest, format, args...)
 }
+
+// responses converts each item of list with to. The result is never nil,
+// so an empty list encodes as [] (the contract's lists are never null).
+func responses[T, R any](list []T, to func(T) R) []R {
+	out := make([]R, 0, len(list))
+	for _, v := range list {
+		out = append(out, to(v))
+	}
+	return out
+}

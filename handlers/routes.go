@@ -80,15 +80,6 @@ type Options struct {
 func Register(r *gin.Engine, svc Services, mw Middleware, opts Options) {
 	cookies := cookieConfig{secure: opts.CookieSecure}
 	dpop := dpopSetup{check: svc.DPoP, publicURL: opts.PublicURL}
-	chain := func(hs ...gin.HandlerFunc) []gin.HandlerFunc {
-		out := make([]gin.HandlerFunc, 0, len(hs))
-		for _, h := range hs {
-			if h != nil {
-				out = append(out, h)
-			}
-		}
-		return out
-	}
 
 	r.GET("/healthz", healthz)
 	r.GET("/readyz", readyz(svc.Ping, svc.Draining))

@@ -59,11 +59,9 @@ func listSessions(ses *services.Sessions) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		out := make([]SessionResponse, 0, len(list))
-		for _, s := range list {
-			out = append(out, toSessionResponse(s, p.SessionID))
-		}
-		c.JSON(http.StatusOK, gin.H{"sessions": out})
+		c.JSON(http.StatusOK, gin.H{"sessions": responses(list, func(s models.Session) SessionResponse {
+			return toSessionResponse(s, p.SessionID)
+		})})
 		return nil
 	})
 }

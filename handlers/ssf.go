@@ -34,7 +34,7 @@ func registerSSF(r *gin.Engine, admin *gin.RouterGroup, ssf *services.SSF, mw Mi
 		c.Header("Cache-Control", "public, max-age=300")
 		c.JSON(http.StatusOK, jwks)
 	})
-	g := r.Group("/ssf", handlerChain(mw.NoStore, ssfReceiver(ssf))...)
+	g := r.Group("/ssf", chain(mw.NoStore, ssfReceiver(ssf))...)
 	g.POST("/stream", createStream(ssf))
 	g.GET("/stream", getStreams(ssf))
 	g.PATCH("/stream", updateStream(ssf, false))
@@ -50,7 +50,9 @@ func registerSSF(r *gin.Engine, admin *gin.RouterGroup, ssf *services.SSF, mw Mi
 	admin.DELETE("/ssf/receivers/:id", deleteReceiver(ssf))
 }
 
-func handlerChain(hs ...gin.HandlerFunc) []gin.HandlerFunc {
+// chain is hs without the nil ones: a middleware the configuration turns
+// off is nil in Middleware.
+func chain(hs ...gin.HandlerFunc) []gin.HandlerFunc {
 	out := make([]gin.HandlerFunc, 0, len(hs))
 	for _, h := range hs {
 		if h != nil {
@@ -120,7 +122,8 @@ type deliveryRequest struct {
 	AuthorizationHeader string `json:"authorization_header"`
 }
 
-func (r streamRequest) Valid() error { return nil }
+func (r streamRequest) Valid() error    { return nil }
+func (r streamRequest) stream() *string { return r.StreamID }
 
 func (r streamRequest) input() services.StreamInput {
 	in := services.StreamInput{Description: r.Description, EventsRequested: r.EventsRequested, Format: r.Format}
@@ -147,6 +150,22 @@ func streamID(raw *string) (uuid.UUID, error) {
 func queryStreamID(c *gin.Context) (uuid.UUID, error) {
 	v := c.Query("stream_id")
 	return streamID(&v)
+}
+
+// streamBody is a receiver's request body that names its stream.
+type streamBody interface {
+	validator
+	stream() *string
+}
+
+// decodeStreamBody decodes a body that names a stream, and parses the id.
+func decodeStreamBody[T streamBody](c *gin.Context) (T, uuid.UUID, error) {
+	req, err := decode[T](c, false)
+	if err != nil {
+		return req, uuid.Nil, err
+	}
+	id, err := streamID(req.stream())
+	return req, id, err
 }
 
 // streamResponse is a stream configuration (SSF 1.0 §8.1.1). The push
@@ -219,22 +238,14 @@ func getStreams(ssf *services.SSF) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		out := make([]streamResponse, 0, len(list))
-		for _, st := range list {
-			out = append(out, toStreamResponse(ssf, st))
-		}
-		c.JSON(http.StatusOK, out)
+		c.JSON(http.StatusOK, responses(list, func(st services.Stream) streamResponse { return toStreamResponse(ssf, st) }))
 		return nil
 	})
 }
 
 func updateStream(ssf *services.SSF, replace bool) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
-		req, err := decode[streamRequest](c, false)
-		if err != nil {
-			return err
-		}
-		id, err := streamID(req.StreamID)
+		req, id, err := decodeStreamBody[streamRequest](c)
 		if err != nil {
 			return err
 		}
@@ -288,15 +299,12 @@ type statusRequest struct {
 	Reason   string  `json:"reason"`
 }
 
-func (r statusRequest) Valid() error { return nil }
+func (r statusRequest) Valid() error    { return nil }
+func (r statusRequest) stream() *string { return r.StreamID }
 
 func setStreamStatus(ssf *services.SSF) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
-		req, err := decode[statusRequest](c, false)
-		if err != nil {
-			return err
-		}
-		id, err := streamID(req.StreamID)
+		req, id, err := decodeStreamBody[statusRequest](c)
 		if err != nil {
 			return err
 		}
@@ -314,15 +322,12 @@ type verifyRequest struct {
 	State    string  `json:"state"`
 }
 
-func (r verifyRequest) Valid() error { return nil }
+func (r verifyRequest) Valid() error    { return nil }
+func (r verifyRequest) stream() *string { return r.StreamID }
 
 func verifyStream(ssf *services.SSF) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
-		req, err := decode[verifyRequest](c, false)
-		if err != nil {
-			return err
-		}
-		id, err := streamID(req.StreamID)
+		req, id, err := decodeStreamBody[verifyRequest](c)
 		if err != nil {
 			return err
 		}
@@ -411,11 +416,7 @@ func listReceivers(ssf *services.SSF) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		out := make([]receiverResponse, 0, len(list))
-		for _, r := range list {
-			out = append(out, toReceiverResponse(r))
-		}
-		c.JSON(http.StatusOK, gin.H{"receivers": out})
+		c.JSON(http.StatusOK, gin.H{"receivers": responses(list, toReceiverResponse)})
 		return nil
 	})
 }

@@ -100,11 +100,10 @@ func listWebhooks(wh *services.Webhooks) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		out := make([]webhookResponse, 0, len(list))
-		for i := range list {
-			out = append(out, toWebhookResponse(&list[i], time.Now()))
-		}
-		c.JSON(http.StatusOK, gin.H{"webhooks": out})
+		now := time.Now()
+		c.JSON(http.StatusOK, gin.H{"webhooks": responses(list, func(e models.WebhookEndpoint) webhookResponse {
+			return toWebhookResponse(&e, now)
+		})})
 		return nil
 	})
 }
@@ -185,6 +184,12 @@ type webhookDeliveryResponse struct {
 	CreatedAt  string `json:"created_at"`
 }
 
+func toWebhookDeliveryResponse(d models.WebhookDelivery) webhookDeliveryResponse {
+	return webhookDeliveryResponse{ID: d.ID.String(), EventID: d.EventID.String(), EventType: d.EventType,
+		Attempt: d.Attempt, Status: d.Status, HTTPStatus: d.HTTPStatus, Error: d.Error,
+		DurationMS: d.DurationMS, CreatedAt: rfc3339Nano(d.CreatedAt)}
+}
+
 func listWebhookDeliveries(wh *services.Webhooks) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		id, err := uuidParam(c, "id")
@@ -199,13 +204,7 @@ func listWebhookDeliveries(wh *services.Webhooks) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		out := make([]webhookDeliveryResponse, 0, len(list))
-		for _, d := range list {
-			out = append(out, webhookDeliveryResponse{ID: d.ID.String(), EventID: d.EventID.String(), EventType: d.EventType,
-				Attempt: d.Attempt, Status: d.Status, HTTPStatus: d.HTTPStatus, Error: d.Error,
-				DurationMS: d.DurationMS, CreatedAt: rfc3339Nano(d.CreatedAt)})
-		}
-		c.JSON(http.StatusOK, gin.H{"deliveries": out})
+		c.JSON(http.StatusOK, gin.H{"deliveries": responses(list, toWebhookDeliveryResponse)})
 		return nil
 	})
 }
