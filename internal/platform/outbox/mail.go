@@ -72,7 +72,7 @@ func (NewDeviceMailArgs) Kind() string { return "new_device_email" }
 
 // Register adds the mail worker.
 func (m *Mail) Register(workers *river.Workers) error {
-	return river.AddWorkerSafely(workers, &mailWorker{m: m})
+	return river.AddWorkerSafely(workers, &mailWorker{retrying: retrying[NewDeviceMailArgs]{base: m.opts.RetryBase}, m: m})
 }
 
 // Jobs returns an e-mail job for a new_device_login event.
@@ -89,12 +89,8 @@ func (m *Mail) Jobs(_ context.Context, _ *gorm.DB, ev *models.SecurityEvent) ([]
 }
 
 type mailWorker struct {
-	river.WorkerDefaults[NewDeviceMailArgs]
+	retrying[NewDeviceMailArgs]
 	m *Mail
-}
-
-func (mw *mailWorker) NextRetry(job *river.Job[NewDeviceMailArgs]) time.Time {
-	return Backoff(mw.m.opts.RetryBase, job.JobRow)
 }
 
 func (mw *mailWorker) Work(ctx context.Context, job *river.Job[NewDeviceMailArgs]) error {

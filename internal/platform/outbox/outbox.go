@@ -210,6 +210,15 @@ func Backoff(base time.Duration, job *rivertype.JobRow) time.Time {
 	return time.Now().Add(d + jitter)
 }
 
+// retrying is embedded by every worker: River's defaults, but retries on
+// the Backoff schedule from base.
+type retrying[T river.JobArgs] struct {
+	river.WorkerDefaults[T]
+	base time.Duration
+}
+
+func (r retrying[T]) NextRetry(job *river.Job[T]) time.Time { return Backoff(r.base, job.JobRow) }
+
 // warnOnly passes River's warnings and errors to authd's log, not its
 // per-job info lines.
 type warnOnly struct{ slog.Handler }

@@ -65,7 +65,7 @@ func (p *SSFPush) Attach(ob *Outbox) { p.ob = ob }
 
 // Register adds the SSF push worker.
 func (p *SSFPush) Register(w *river.Workers) error {
-	return river.AddWorkerSafely(w, &ssfPushWorker{p: p})
+	return river.AddWorkerSafely(w, &ssfPushWorker{retrying: retrying[SSFPushArgs]{base: p.opts.RetryBase}, p: p})
 }
 
 // Jobs adds nothing: services.SSF queues its SETs through QueuePush.
@@ -86,12 +86,8 @@ func (p *SSFPush) QueuePush(ctx context.Context, tx *gorm.DB, sets []services.Pu
 }
 
 type ssfPushWorker struct {
-	river.WorkerDefaults[SSFPushArgs]
+	retrying[SSFPushArgs]
 	p *SSFPush
-}
-
-func (w *ssfPushWorker) NextRetry(job *river.Job[SSFPushArgs]) time.Time {
-	return Backoff(w.p.opts.RetryBase, job.JobRow)
 }
 
 var errStreamGone = errors.New("ssf stream deleted, disabled or no longer push")

@@ -134,7 +134,7 @@ func NewWebhooks(db *gorm.DB, opts WebhookOptions) *Webhooks {
 
 // Register adds the webhook worker.
 func (w *Webhooks) Register(workers *river.Workers) error {
-	return river.AddWorkerSafely(workers, &webhookWorker{w: w})
+	return river.AddWorkerSafely(workers, &webhookWorker{retrying: retrying[WebhookArgs]{base: w.opts.RetryBase}, w: w})
 }
 
 // Jobs returns one job per enabled endpoint subscribed to ev's type.
@@ -154,12 +154,8 @@ func (w *Webhooks) Jobs(ctx context.Context, tx *gorm.DB, ev *models.SecurityEve
 }
 
 type webhookWorker struct {
-	river.WorkerDefaults[WebhookArgs]
+	retrying[WebhookArgs]
 	w *Webhooks
-}
-
-func (ww *webhookWorker) NextRetry(job *river.Job[WebhookArgs]) time.Time {
-	return Backoff(ww.w.opts.RetryBase, job.JobRow)
 }
 
 var errEndpointGone = errors.New("webhook endpoint deleted or disabled")
