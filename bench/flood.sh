@@ -47,10 +47,7 @@ PIDS+=("$!")
 wait_listening "$OUT/authd.log"
 log "authd on $URL"
 
-me() { # name: W_ME clients on /v1/me for SECS
-  "$BENCH" -json -url "$URL" -scenario me -workers "$WME" -users 4 -email-prefix "flood$$" -duration "${SECS}s" >"$OUT/$1.json" || [[ $? -eq 3 ]]
-  jq -c '{phase: "'"$1"'", ok_per_second, p50: .latency.p50_ms, p99: .latency.p99_ms, statuses}' "$OUT/$1.json" >&2
-}
+me() { me_phase "$1" -url "$URL" -workers "$WME" -email-prefix "flood$$"; } # name: W_ME clients on /v1/me
 # Sign the /v1/me users in once, outside the measurement.
 "$BENCH" -json -url "$URL" -scenario me -workers "$WME" -users 4 -email-prefix "flood$$" -duration 2s >/dev/null || true
 
@@ -69,8 +66,7 @@ done
 # The mean p99 over the rounds of each kind.
 quiet=$(jq -s 'map(.latency.p99_ms) | add / length' "$OUT"/quiet-*.json)
 flood=$(jq -s 'map(.latency.p99_ms) | add / length' "$OUT"/busy-*.json)
-ratio=$(jq -n --argjson q "$quiet" --argjson f "$flood" '($f / $q * 100 | round) / 100')
-verdict=$(jq -n --argjson r "$ratio" 'if $r <= 2 then "ok" else "missed" end')
+r=$(ratio "$flood" "$quiet" 2)
 printf '\n/v1/me p99 without the flood: %s ms; during the flood: %s ms; ratio %s (target <= 2): %s\n' \
-  "$quiet" "$flood" "$ratio" "$verdict"
+  "$quiet" "$flood" "$r" "$(verdict "$r" '<= 2')"
 printf 'results in %s\n' "$OUT"

@@ -29,6 +29,26 @@ wait_listening() {
   exit 1
 }
 
+# me_phase NAME FLAG...: one measured phase of authd-bench's /v1/me
+# scenario (4 users, $SECS seconds) with the caller's flags (-url, -workers,
+# …). Its report goes to $OUT/NAME.json, a summary line to stderr; exit 3
+# (some requests failed) is a result, not an error.
+me_phase() {
+  local name=$1
+  shift
+  "$BENCH" -json -scenario me -users 4 -duration "${SECS}s" "$@" >"$OUT/$name.json" || [[ $? -eq 3 ]]
+  jq -c '{phase: "'"$name"'", ok_per_second, p50: .latency.p50_ms, p99: .latency.p99_ms, statuses}' "$OUT/$name.json" >&2
+}
+
+# ratio A B PLACES prints A/B rounded to PLACES decimals.
+ratio() {
+  jq -n --argjson a "$1" --argjson b "$2" --argjson p "$3" 'pow(10; $p) as $m | ($a / $b * $m | round) / $m'
+}
+
+# verdict R TEST prints "ok" if R passes the jq comparison TEST ("<= 2"),
+# else "missed".
+verdict() { jq -n --argjson r "$1" "if \$r $2 then \"ok\" else \"missed\" end"; }
+
 stop_all() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done

@@ -43,18 +43,14 @@ wait_listening "$OUT/on.log"
 ON=$URL
 log "tokens from $AUTH; check off at $OFF, on at $ON"
 
-me() { # name url
-  "$BENCH" -json -url "$2" -auth-url "$AUTH" -scenario me -workers "$W" -users 4 -email-prefix "rev$$" -duration "${SECS}s" >"$OUT/$1.json" || [[ $? -eq 3 ]]
-  jq -c '{phase: "'"$1"'", ok_per_second, p50: .latency.p50_ms, p99: .latency.p99_ms, statuses}' "$OUT/$1.json" >&2
-}
+me() { me_phase "$1" -url "$2" -auth-url "$AUTH" -workers "$W" -email-prefix "rev$$"; } # name url
 for r in $(seq "$ROUNDS"); do
   me "off-$r" "$OFF"
   me "on-$r" "$ON"
 done
 on=$(jq -s 'map(.ok_per_second) | add' "$OUT"/on-*.json)
 off=$(jq -s 'map(.ok_per_second) | add' "$OUT"/off-*.json)
-ratio=$(jq -n --argjson a "$on" --argjson b "$off" '($a / $b * 1000 | round) / 1000')
-verdict=$(jq -n --argjson r "$ratio" 'if $r >= 0.9 then "ok" else "missed" end')
+r=$(ratio "$on" "$off" 3)
 printf '\n/v1/me with the revocation check: %s req/s summed over %s rounds; without: %s; ratio %s (target >= 0.9): %s\n' \
-  "$on" "$ROUNDS" "$off" "$ratio" "$verdict"
+  "$on" "$ROUNDS" "$off" "$r" "$(verdict "$r" '>= 0.9')"
 printf 'results in %s\n' "$OUT"
