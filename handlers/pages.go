@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 
@@ -48,7 +49,30 @@ var contentTypes = map[string]string{
 	".ico":  "image/x-icon",
 }
 
-// loadPages reads every file of fsys that has a known content type.
+// includeLine is a server-side include in a page: the whole line
+// `<!--#include partials/x.html-->` stands for that file of the same FS.
+// The markup every page shares (dialogs, live region, sign-in form) is
+// written once in partials/ and the browser still gets one plain HTML
+// document, resolved here once at startup.
+var includeLine = regexp.MustCompile(`(?m)^[ \t]*<!--#include ([\w./-]+)-->\n`)
+
+// expandIncludes replaces every include line of page by its file.
+// Partials do not include further.
+func expandIncludes(fsys fs.FS, page []byte) ([]byte, error) {
+	var err error
+	out := includeLine.ReplaceAllFunc(page, func(line []byte) []byte {
+		name := string(includeLine.FindSubmatch(line)[1])
+		part, e := fs.ReadFile(fsys, name)
+		if e != nil && err == nil {
+			err = fmt.Errorf("include %s: %w", name, e)
+		}
+		return part
+	})
+	return out, err
+}
+
+// loadPages reads every file of fsys that has a known content type, with
+// the includes of its HTML pages expanded.
 func loadPages(fsys fs.FS) (map[string]pageFile, error) {
 	files := map[string]pageFile{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -60,6 +84,9 @@ func loadPages(fsys fs.FS) (map[string]pageFile, error) {
 			return nil
 		}
 		data, err := fs.ReadFile(fsys, p)
+		if err == nil && ct == contentTypes[".html"] {
+			data, err = expandIncludes(fsys, data)
+		}
 		if err != nil {
 			return fmt.Errorf("read page file %s: %w", p, err)
 		}

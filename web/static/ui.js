@@ -184,37 +184,46 @@ export function showResult(msgId, text, focusEl) {
 }
 
 /**
+ * openModal shows dialog as a modal with focus on first and the listeners
+ * ([target, type, fn]) it needs while open. It returns close, which removes
+ * them, closes the dialog and gives focus back to the control that had it
+ * (the opener).
+ */
+function openModal(dialog, first, listeners) {
+  const opener = document.activeElement;
+  for (const [target, type, fn] of listeners) target.addEventListener(type, fn);
+  dialog.showModal();
+  first.focus();
+  return () => {
+    for (const [target, type, fn] of listeners) target.removeEventListener(type, fn);
+    if (dialog.open) dialog.close();
+    if (opener && opener.isConnected && opener !== document.body) opener.focus();
+  };
+}
+
+/**
  * confirmAction asks in the #confirm dialog before a destructive action
  * and resolves true when confirmed. Focus returns to the control that
  * opened it.
  */
 export function confirmAction({ title, text, confirm }) {
   const dialog = $('confirm');
-  const opener = document.activeElement;
   $('confirm-title').textContent = title;
   $('confirm-text').textContent = text;
   const yes = $('confirm-yes');
   const no = $('confirm-no');
   yes.textContent = confirm;
   return new Promise((resolve) => {
+    let close = null;
     const done = (ok) => {
-      yes.removeEventListener('click', onYes);
-      no.removeEventListener('click', onNo);
-      dialog.removeEventListener('cancel', onNo);
-      if (dialog.open) dialog.close();
-      if (opener && opener.isConnected && opener !== document.body) opener.focus();
+      close();
       resolve(ok);
     };
-    const onYes = () => done(true);
     const onNo = (ev) => {
       ev.preventDefault();
       done(false);
     };
-    yes.addEventListener('click', onYes);
-    no.addEventListener('click', onNo);
-    dialog.addEventListener('cancel', onNo);
-    dialog.showModal();
-    no.focus();
+    close = openModal(dialog, no, [[yes, 'click', () => done(true)], [no, 'click', onNo], [dialog, 'cancel', onNo]]);
   });
 }
 
@@ -292,22 +301,18 @@ export function askPassword(reason) {
   const form = $('reauth-form');
   const input = $('reauth-password');
   const cancel = $('reauth-cancel');
-  const opener = document.activeElement;
   let countdown = null;
   $('reauth-reason').textContent = reason || 'For your security, enter your password to continue.';
   setMessage('reauth-error', '');
   input.value = '';
   return new Promise((resolve) => {
+    let close = null;
     const done = (ok) => {
       clearInterval(countdown);
       $('reauth-wait').textContent = '';
       form.querySelector('button[type=submit]').disabled = false;
-      form.removeEventListener('submit', submit);
-      cancel.removeEventListener('click', onCancel);
-      dialog.removeEventListener('cancel', onCancel);
       input.value = '';
-      if (dialog.open) dialog.close();
-      if (opener && opener.isConnected && opener !== document.body) opener.focus();
+      close();
       resolve(ok);
     };
     // A 429 says when to try again (Retry-After): count down to it, with
@@ -362,11 +367,7 @@ export function askPassword(reason) {
       ev.preventDefault();
       done(false);
     };
-    form.addEventListener('submit', submit);
-    cancel.addEventListener('click', onCancel);
-    dialog.addEventListener('cancel', onCancel);
-    dialog.showModal();
-    input.focus();
+    close = openModal(dialog, input, [[form, 'submit', submit], [cancel, 'click', onCancel], [dialog, 'cancel', onCancel]]);
   });
 }
 
