@@ -37,31 +37,31 @@ func TestRateLimits_SuccessfulLoginsSpendNoAccountBudget(t *testing.T) {
 	email := fmt.Sprintf("owner-%d@example.com", time.Now().UnixNano())
 	s.Register(t, email, apitest.Password)
 	for i := 1; i <= 6; i++ {
-		r := s.Do(t, "POST", "/v1/auth/login", loginBody(email, apitest.Password))
+		r := s.LoginAttempt(t, email, apitest.Password)
 		want(t, fmt.Sprintf("correct login %d", i), r, http.StatusOK)
 		if got := r.Header.Get("X-RateLimit-Remaining"); got != "3" {
 			t.Errorf("correct login %d: X-RateLimit-Remaining = %q, want 3 (nothing spent)", i, got)
 		}
 	}
 	for i := 1; i <= 3; i++ {
-		r := s.Do(t, "POST", "/v1/auth/login", loginBody(email, "wrong password 123"))
+		r := s.LoginAttempt(t, email, "wrong password 123")
 		want(t, fmt.Sprintf("wrong password %d", i), r, http.StatusUnauthorized)
 		if got, w := r.Header.Get("X-RateLimit-Remaining"), fmt.Sprint(3-i); got != w {
 			t.Errorf("wrong password %d: X-RateLimit-Remaining = %q, want %s", i, got, w)
 		}
 	}
 	runs := s.App.Hasher().Runs.Load()
-	wantLimited(t, "fourth wrong password", s.Do(t, "POST", "/v1/auth/login", loginBody(email, "wrong password 123")))
-	wantLimited(t, "correct password once the failures spent the budget", s.Do(t, "POST", "/v1/auth/login", loginBody(email, apitest.Password)))
+	wantLimited(t, "fourth wrong password", s.LoginAttempt(t, email, "wrong password 123"))
+	wantLimited(t, "correct password once the failures spent the budget", s.LoginAttempt(t, email, apitest.Password))
 	if got := s.App.Hasher().Runs.Load() - runs; got != 0 {
 		t.Errorf("bcrypt ran %d times for refused logins, want 0", got)
 	}
 	// Unknown emails count their failures the same way.
 	unknown := "nobody-" + email
 	for i := 1; i <= 3; i++ {
-		want(t, "unknown email", s.Do(t, "POST", "/v1/auth/login", loginBody(unknown, "wrong password 123")), http.StatusUnauthorized)
+		want(t, "unknown email", s.LoginAttempt(t, unknown, "wrong password 123"), http.StatusUnauthorized)
 	}
-	wantLimited(t, "fourth failure of an unknown email", s.Do(t, "POST", "/v1/auth/login", loginBody(unknown, "wrong password 123")))
+	wantLimited(t, "fourth failure of an unknown email", s.LoginAttempt(t, unknown, "wrong password 123"))
 }
 
 // Issue 15 item 2: password proofs of a signed-in session (re-authentication
@@ -101,7 +101,7 @@ func TestRateLimits_ReauthSessionBudget(t *testing.T) {
 	// failures above spent none of the account's or the address's login
 	// budget (2-M and 3-M: two logins so far).
 	want(t, "re-authentication of another session", reauth(b, apitest.Password), http.StatusOK)
-	want(t, "login after the failed proofs", s.Do(t, "POST", "/v1/auth/login", loginBody(email, apitest.Password)), http.StatusOK)
+	want(t, "login after the failed proofs", s.LoginAttempt(t, email, apitest.Password), http.StatusOK)
 }
 
 // Issue 15 items 2 and 4, as an attacker runs it: behind a trusted proxy
@@ -128,16 +128,16 @@ func TestRateLimits_OwnerWinsAgainstAccountLockout(t *testing.T) {
 		phone = s.MustRefresh(t, phone.RefreshToken)
 
 		for i := 1; i <= 3; i++ {
-			r := s.Do(t, "POST", "/v1/auth/login", loginBody(email, "attacker guess 123"), ip.next()...)
+			r := s.LoginAttempt(t, email, "attacker guess 123", ip.next()...)
 			want(t, fmt.Sprintf("attacker's guess %d", i), r, http.StatusUnauthorized)
 		}
-		limited := s.Do(t, "POST", "/v1/auth/login", loginBody(email, "attacker guess 123"), ip.next()...)
+		limited := s.LoginAttempt(t, email, "attacker guess 123", ip.next()...)
 		wantLimited(t, "attacker's fourth guess", limited)
 		if got := limited.Header.Get("X-RateLimit-Limit"); got != "3" {
 			t.Fatalf("X-RateLimit-Limit = %q, want the account's 3 (no per-address limit fired)", got)
 		}
 		wantLimited(t, "the owner's login without a device token",
-			s.Do(t, "POST", "/v1/auth/login", loginBody(email, apitest.Password), ip.next()...))
+			s.LoginAttempt(t, email, apitest.Password, ip.next()...))
 
 		r := s.Do(t, "POST", "/v1/auth/reauthenticate", map[string]string{"password": apitest.Password},
 			append(ip.next(), apitest.Bearer(phone.AccessToken))...)
@@ -158,7 +158,7 @@ func TestRateLimits_OwnerWinsAgainstAccountLockout(t *testing.T) {
 			"device_token": device}, ip.next()...)
 		want(t, "the phone's known-device login", r, http.StatusOK)
 		wantLimited(t, "a login without a device token, still",
-			s.Do(t, "POST", "/v1/auth/login", loginBody(email, newPassword), ip.next()...))
+			s.LoginAttempt(t, email, newPassword, ip.next()...))
 	})
 }
 
@@ -180,9 +180,9 @@ func TestRateLimits_FailureBudgetsOnRedis(t *testing.T) {
 		a.Login(t, email, apitest.Password)
 		tok = b.Login(t, email, apitest.Password)
 	}
-	want(t, "wrong password on A", a.Do(t, "POST", "/v1/auth/login", loginBody(email, "wrong password 123")), http.StatusUnauthorized)
-	want(t, "wrong password on B", b.Do(t, "POST", "/v1/auth/login", loginBody(email, "wrong password 123")), http.StatusUnauthorized)
-	wantLimited(t, "login on A after failures on both", a.Do(t, "POST", "/v1/auth/login", loginBody(email, apitest.Password)))
+	want(t, "wrong password on A", a.LoginAttempt(t, email, "wrong password 123"), http.StatusUnauthorized)
+	want(t, "wrong password on B", b.LoginAttempt(t, email, "wrong password 123"), http.StatusUnauthorized)
+	wantLimited(t, "login on A after failures on both", a.LoginAttempt(t, email, apitest.Password))
 	want(t, "known-device login on A with B's device token", a.Do(t, "POST", "/v1/auth/login",
 		map[string]string{"email": email, "password": apitest.Password, "device_token": tok.DeviceToken}), http.StatusOK)
 

@@ -12,20 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/authd/authd/internal/apitest"
 	"github.com/authd/authd/internal/redistest"
+	"github.com/authd/authd/internal/testutil"
 	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/models"
 )
 
 func xff(ip string) []apitest.Header {
 	return []apitest.Header{apitest.XFF(ip), {Name: "X-Real-IP", Value: ip}}
-}
-
-func loginBody(email, password string) map[string]string {
-	return map[string]string{"email": email, "password": password}
 }
 
 // details decodes the details of an event (PostgreSQL returns jsonb
@@ -78,9 +75,9 @@ func wantRateHeaders(t *testing.T, what string, r *apitest.Response) {
 func TestRateLimits_ForgedForwardedForFromUntrustedPeer(t *testing.T) {
 	s := apitest.New(t, apitest.Options{Env: map[string]string{"AUTHD_RATE_LOGIN_IP": "20-M"}})
 	refused := metrics.Logins.WithLabelValues("rate_limited")
-	before := testutil.ToFloat64(refused)
+	before := promtest.ToFloat64(refused)
 	for i := 1; i <= 21; i++ {
-		r := s.Do(t, "POST", "/v1/auth/login", loginBody("nobody@example.com", "wrong password 123"),
+		r := s.LoginAttempt(t, "nobody@example.com", "wrong password 123",
 			xff(fmt.Sprintf("198.51.%d.%d", i, i))...)
 		if i <= 20 {
 			if r.Status != http.StatusUnauthorized {
@@ -93,7 +90,7 @@ func TestRateLimits_ForgedForwardedForFromUntrustedPeer(t *testing.T) {
 		}
 		wantLimited(t, "login 21 with a fresh X-Forwarded-For", r)
 	}
-	if got := testutil.ToFloat64(refused) - before; got != 1 {
+	if got := promtest.ToFloat64(refused) - before; got != 1 {
 		t.Errorf("authd_logins_total{result=rate_limited} grew by %v, want 1", got)
 	}
 	evs := rateLimitedEvents(t, s)
@@ -107,14 +104,13 @@ func TestRateLimits_TrustedProxyHonoursForwardedFor(t *testing.T) {
 	s := apitest.New(t, apitest.Options{Env: map[string]string{
 		"AUTHD_RATE_LOGIN_IP": "2-M", "AUTHD_TRUSTED_PROXIES": "127.0.0.1/32",
 	}})
-	body := loginBody("nobody@example.com", "wrong password 123")
 	for i := 1; i <= 2; i++ {
-		if r := s.Do(t, "POST", "/v1/auth/login", body, xff("203.0.113.5")...); r.Status != http.StatusUnauthorized {
+		if r := s.LoginAttempt(t, "nobody@example.com", "wrong password 123", xff("203.0.113.5")...); r.Status != http.StatusUnauthorized {
 			t.Fatalf("login %d from 203.0.113.5 = %d %s, want 401", i, r.Status, r.Body)
 		}
 	}
-	wantLimited(t, "third login from 203.0.113.5", s.Do(t, "POST", "/v1/auth/login", body, xff("203.0.113.5")...))
-	if r := s.Do(t, "POST", "/v1/auth/login", body, xff("198.51.100.7")...); r.Status != http.StatusUnauthorized {
+	wantLimited(t, "third login from 203.0.113.5", s.LoginAttempt(t, "nobody@example.com", "wrong password 123", xff("203.0.113.5")...))
+	if r := s.LoginAttempt(t, "nobody@example.com", "wrong password 123", xff("198.51.100.7")...); r.Status != http.StatusUnauthorized {
 		t.Fatalf("login from 198.51.100.7 = %d %s, want 401 from its own bucket", r.Status, r.Body)
 	}
 	evs := rateLimitedEvents(t, s)
@@ -147,7 +143,7 @@ func TestRateLimits_AccountLimitSameForUnknownEmail(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		runs := hasher.Runs.Load()
 		for j, email := range []string{unknown, known} {
-			last[j] = s.Do(t, "POST", "/v1/auth/login", loginBody(email, "wrong password 123"))
+			last[j] = s.LoginAttempt(t, email, "wrong password 123")
 		}
 		if i <= 5 {
 			for j := range last {
@@ -212,7 +208,7 @@ func TestRateLimits_AccountLimitSurvivesRotatingAddresses(t *testing.T) {
 	n := 0
 	attempt := func() *apitest.Response {
 		n++
-		return s.Do(t, "POST", "/v1/auth/login", loginBody(email, "wrong password 123"),
+		return s.LoginAttempt(t, email, "wrong password 123",
 			xff(fmt.Sprintf("192.0.2.%d", n))...)
 	}
 	for burst := 0; burst < 2; burst++ {
@@ -246,7 +242,7 @@ func TestRateLimits_AccountLimitEndsWithItsWindow(t *testing.T) {
 	alignToSecond()
 	var r *apitest.Response
 	for i := 0; i < 6; i++ {
-		r = s.Do(t, "POST", "/v1/auth/login", loginBody(email, "wrong password 123"), xff("203.0.113.66")...)
+		r = s.LoginAttempt(t, email, "wrong password 123", xff("203.0.113.66")...)
 	}
 	wantLimited(t, "attacker's sixth attempt", r)
 	retry, _ := strconv.Atoi(r.Header.Get("Retry-After"))
@@ -268,7 +264,7 @@ func TestRateLimits_EachEndpoint(t *testing.T) {
 		send func() *apitest.Response
 	}{
 		{"register", func() *apitest.Response {
-			return s.Do(t, "POST", "/v1/auth/register", loginBody(fmt.Sprintf("u%d@example.com", time.Now().UnixNano()), apitest.Password))
+			return s.Do(t, "POST", "/v1/auth/register", map[string]string{"email": fmt.Sprintf("u%d@example.com", time.Now().UnixNano()), "password": apitest.Password})
 		}},
 		{"refresh", func() *apitest.Response { return s.Refresh(t, "not-a-token") }},
 		{"reauthenticate", func() *apitest.Response {
@@ -287,17 +283,17 @@ func TestRateLimits_EachEndpoint(t *testing.T) {
 	}
 	// NewUser's login spent one unit of the address's login budget; the
 	// re-authentications spent none of it.
-	if r := s.Do(t, "POST", "/v1/auth/login", loginBody(email, apitest.Password)); r.Status != http.StatusOK {
+	if r := s.LoginAttempt(t, email, apitest.Password); r.Status != http.StatusOK {
 		t.Fatalf("second login = %d %s, want 200 (re-authentication is not a login)", r.Status, r.Body)
 	}
-	wantLimited(t, "login past its limit", s.Do(t, "POST", "/v1/auth/login", loginBody(email, apitest.Password)))
+	wantLimited(t, "login past its limit", s.LoginAttempt(t, email, apitest.Password))
 }
 
 // RL-06: one event per key and window, and a metric for every refusal.
 func TestRateLimits_OneEventPerWindow(t *testing.T) {
 	s := apitest.New(t, apitest.Options{Env: map[string]string{"AUTHD_RATE_REFRESH_IP": "2-M"}})
 	counter := metrics.RateLimited.WithLabelValues("refresh")
-	before := testutil.ToFloat64(counter)
+	before := promtest.ToFloat64(counter)
 	limited := 0
 	for i := 0; i < 52; i++ {
 		if r := s.Refresh(t, "not-a-token"); r.Status == http.StatusTooManyRequests {
@@ -307,7 +303,7 @@ func TestRateLimits_OneEventPerWindow(t *testing.T) {
 	if limited != 50 {
 		t.Fatalf("limited refreshes = %d, want 50", limited)
 	}
-	if got := testutil.ToFloat64(counter) - before; got != 50 {
+	if got := promtest.ToFloat64(counter) - before; got != 50 {
 		t.Errorf("authd_rate_limited_total{endpoint=refresh} grew by %v, want 50", got)
 	}
 	evs := rateLimitedEvents(t, s)
@@ -353,7 +349,7 @@ func TestRateLimits_BcryptOverloadIs503(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := s.Do(t, "POST", "/v1/auth/login", loginBody(fmt.Sprintf("flood%d@example.com", i), "wrong password 123"))
+			r := s.LoginAttempt(t, fmt.Sprintf("flood%d@example.com", i), "wrong password 123")
 			if r.Status == http.StatusServiceUnavailable {
 				if r.Code() != "overloaded" || r.Header.Get("Retry-After") == "" {
 					t.Errorf("503 = %s with Retry-After %q, want overloaded with Retry-After", r.Body, r.Header.Get("Retry-After"))
@@ -386,11 +382,10 @@ func TestRateLimits_SharedRedisAndOutage(t *testing.T) {
 	}
 	a := apitest.New(t, apitest.Options{Env: env})
 	b := apitest.New(t, apitest.Options{Env: env, DatabaseURL: a.DatabaseURL})
-	body := loginBody("nobody@example.com", "wrong password 123")
 	login := func(s *apitest.Server) *apitest.Response {
 		t.Helper()
 		start := time.Now()
-		r := s.Do(t, "POST", "/v1/auth/login", body)
+		r := s.LoginAttempt(t, "nobody@example.com", "wrong password 123")
 		if r.Status >= 500 {
 			t.Fatalf("login = %d %s, want no 5xx from rate limiting", r.Status, r.Body)
 		}
@@ -446,7 +441,7 @@ func TestRateLimits_SharedRedisAndOutage(t *testing.T) {
 	}
 
 	redis.Restart()
-	waitUntil(t, "both instances use Redis again", func() bool {
+	testutil.WaitFor(t, "both instances use Redis again", 5*time.Second, func() bool {
 		return !a.App.RateLimitStore().Degraded() && !b.App.RateLimitStore().Degraded()
 	})
 	globalLimit("restarted Redis")
@@ -456,19 +451,8 @@ func TestRateLimits_SharedRedisAndOutage(t *testing.T) {
 		wantLimited(t, "login with Redis hung (the local counts are spent)", login(s))
 	}
 	redis.Continue()
-	waitUntil(t, "both instances use Redis again after SIGCONT", func() bool {
+	testutil.WaitFor(t, "both instances use Redis again after SIGCONT", 5*time.Second, func() bool {
 		return !a.App.RateLimitStore().Degraded() && !b.App.RateLimitStore().Degraded()
 	})
 	wantLimited(t, "login after SIGCONT (Redis kept its counter)", login(a))
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/authd/authd/internal/platform/pgfeed"
 	"github.com/authd/authd/internal/testdb"
+	"github.com/authd/authd/internal/testutil"
 	"github.com/authd/authd/models"
 	"github.com/authd/authd/services"
 )
@@ -193,13 +194,7 @@ func TestRevocationFeed_ChannelPerSchema(t *testing.T) {
 		testdb.Must(t, err)
 		return revoked
 	}
-	deadline := time.Now().Add(time.Second)
-	for !heard(sides[0]) {
-		if time.Now().After(deadline) {
-			t.Fatal("the feed of the same schema did not hear the revocation within 1 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "the feed of the same schema hears the revocation", time.Second, func() bool { return heard(sides[0]) })
 	time.Sleep(100 * time.Millisecond)
 	if heard(sides[1]) {
 		t.Fatal("the feed of another schema heard the revocation")

@@ -155,7 +155,7 @@ func TestBrowser_ActivityNamesTheReplay(t *testing.T) {
 		t.Fatalf("refresh = %d", r.Status)
 	}
 	clock.Advance(s.Config.ReuseGrace + time.Second)
-	s.Refresh(t, stolen.RefreshToken, apitest.UA(uaThief), apitest.Header{Name: "X-Forwarded-For", Value: "203.0.113.9"})
+	s.Refresh(t, stolen.RefreshToken, apitest.UA(uaThief), apitest.XFF("203.0.113.9"))
 	tab := b.Tab()
 	tab.Open(s.URL + "/account")
 	tab.SignIn(email, apitest.Password)

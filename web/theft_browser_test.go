@@ -35,7 +35,7 @@ func newTheftScene(t *testing.T) *theftScene {
 		t.Fatalf("the victim's refresh = %d %s", r.Status, r.Body)
 	}
 	clock.Advance(s.Config.ReuseGrace + time.Second)
-	if r := s.Refresh(t, sc.stolen.RefreshToken, apitest.UA(uaThief), apitest.Header{Name: "X-Forwarded-For", Value: "203.0.113.9"}); r.Code() != "refresh_token_reused" {
+	if r := s.Refresh(t, sc.stolen.RefreshToken, apitest.UA(uaThief), apitest.XFF("203.0.113.9")); r.Code() != "refresh_token_reused" {
 		t.Fatalf("the replay = %d %q", r.Status, r.Code())
 	}
 	// Sessions created within the same minute: UUIDv7 prefixes collide.

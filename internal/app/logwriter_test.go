@@ -19,13 +19,9 @@ func TestLogWriter_IdleLineIsFlushed(t *testing.T) {
 	if _, err := w.Write([]byte("{\"msg\":\"listening\"}\n")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(out.String(), "listening") {
-		if time.Now().After(deadline) {
-			t.Fatal("an idle log line never reached the output")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "an idle log line reaches the output", 5*time.Second, func() bool {
+		return strings.Contains(out.String(), "listening")
+	})
 }
 
 // Close writes out everything still waiting, in order, and nothing twice.

@@ -128,13 +128,9 @@ func TestRun_MetricsAddrAndRetention(t *testing.T) {
 	if code, body := get("http://" + metricsAddr + "/metrics"); code != 200 || !strings.Contains(body, `go_sql_open_connections{db_name="authd"}`) {
 		t.Errorf("internal /metrics = %d, want 200 with authd metrics", code)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), `"msg":"retention round"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no retention round logged within 5 s:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	authdtest.WaitFor(t, "a retention round is logged", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), `"msg":"retention round"`)
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run() after cancel = %v", err)

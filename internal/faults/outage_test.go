@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"syscall"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/authd/authd/bench/load"
 	"github.com/authd/authd/internal/faultproxy"
+	"github.com/authd/authd/internal/testutil"
 )
 
 // timed is a reply with the time it completed and its worker.
@@ -37,17 +39,11 @@ func (tl *timeline) observe(w int, _ string, r load.Reply) {
 
 func (tl *timeline) waitOK(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	testutil.WaitFor(t, fmt.Sprintf("the load gets %d successful replies", n), 60*time.Second, func() bool {
 		tl.mu.Lock()
-		ok := tl.ok
-		tl.mu.Unlock()
-		if ok >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the load did not get %d successful replies within 60 s", n)
+		defer tl.mu.Unlock()
+		return tl.ok >= n
+	})
 }
 
 // TestPostgresOutageUnderRefreshLoad (FI-1 with a TCP proxy): two instances
