@@ -27,13 +27,19 @@ func take[T any](ctx context.Context, tx *gorm.DB, cond string, args ...any) (*T
 // listOldest returns the rows of type T where cond holds (every row for an
 // empty cond), oldest first; what names the kind of row in the error.
 func listOldest[T any](ctx context.Context, tx *gorm.DB, what, cond string, args ...any) ([]T, error) {
-	var out []T
 	q := tx.WithContext(ctx)
 	if cond != "" {
 		q = q.Where(cond, args...)
 	}
-	if err := q.Order("created_at, id").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list %s: %w", what, translate(err))
+	return find[T](q.Order("created_at, id"), "list "+what)
+}
+
+// find returns the rows of type T that q selects; what names the step in
+// the error.
+func find[T any](q *gorm.DB, what string) ([]T, error) {
+	var out []T
+	if err := q.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("%s: %w", what, translate(err))
 	}
 	return out, nil
 }

@@ -82,11 +82,7 @@ type EventFilter struct {
 // (created_at, id), so pages neither repeat nor skip rows while new events
 // arrive.
 func ListSecurityEvents(ctx context.Context, tx *gorm.DB, f EventFilter) ([]SecurityEvent, error) {
-	var out []SecurityEvent
-	if err := securityEventsQuery(ctx, tx, f).Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list security events: %w", translate(err))
-	}
-	return out, nil
+	return find[SecurityEvent](securityEventsQuery(ctx, tx, f), "list security events")
 }
 
 // EachSecurityEvent calls fn for every event ListSecurityEvents would

@@ -92,11 +92,7 @@ func ListUserSessions(ctx context.Context, tx *gorm.DB, userID uuid.UUID, state 
 	case StateRevoked:
 		q = q.Where("revoked_at IS NOT NULL")
 	}
-	var out []Session
-	if err := q.Order("last_used_at DESC, id DESC").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list sessions: %w", translate(err))
-	}
-	return out, nil
+	return find[Session](q.Order("last_used_at DESC, id DESC"), "list sessions")
 }
 
 // RenameSession sets the device name of the user's active session. Returns

@@ -184,10 +184,6 @@ func AckSSFPollSETs(ctx context.Context, tx *gorm.DB, streamID uuid.UUID, jtis [
 // PendingSSFPollSETs returns up to limit waiting SETs of a stream, oldest
 // first.
 func PendingSSFPollSETs(ctx context.Context, tx *gorm.DB, streamID uuid.UUID, limit int) ([]SSFPollSET, error) {
-	var out []SSFPollSET
-	err := tx.WithContext(ctx).Where("stream_id = ?", streamID).Order("created_at, jti").Limit(limit).Find(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("pending ssf sets: %w", translate(err))
-	}
-	return out, nil
+	q := tx.WithContext(ctx).Where("stream_id = ?", streamID).Order("created_at, jti").Limit(limit)
+	return find[SSFPollSET](q, "pending ssf sets")
 }

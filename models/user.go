@@ -64,11 +64,7 @@ func ListUsers(ctx context.Context, tx *gorm.DB, emailContains, after string, li
 	if after != "" {
 		q = q.Where("email > ?", after)
 	}
-	var users []User
-	if err := q.Find(&users).Error; err != nil {
-		return nil, fmt.Errorf("list users: %w", translate(err))
-	}
-	return users, nil
+	return find[User](q, "list users")
 }
 
 func escapeLike(s string) string {

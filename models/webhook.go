@@ -176,10 +176,6 @@ func InsertWebhookDelivery(ctx context.Context, tx *gorm.DB, d *WebhookDelivery)
 // ListWebhookDeliveries returns the endpoint's latest attempts, newest
 // first.
 func ListWebhookDeliveries(ctx context.Context, tx *gorm.DB, endpoint uuid.UUID, limit int) ([]WebhookDelivery, error) {
-	var out []WebhookDelivery
-	err := tx.WithContext(ctx).Where("endpoint_id = ?", endpoint).Order("created_at DESC, id DESC").Limit(limit).Find(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("list webhook deliveries: %w", translate(err))
-	}
-	return out, nil
+	q := tx.WithContext(ctx).Where("endpoint_id = ?", endpoint).Order("created_at DESC, id DESC").Limit(limit)
+	return find[WebhookDelivery](q, "list webhook deliveries")
 }
