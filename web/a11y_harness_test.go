@@ -136,10 +136,8 @@ func (tb *Tab) TabTo(sel string) {
 func (tb *Tab) FocusIs(what, sel string) {
 	tb.t.Helper()
 	expr := fmt.Sprintf(`!!document.activeElement && document.activeElement.matches(%s)`, jsString(sel))
-	for deadline := time.Now().Add(3 * time.Second); !Eval[bool](tb, expr); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.t.Fatalf("%s: focus is on %s, want %s (%s)", tb.name, tb.Focused(), what, sel)
-		}
+	if !tb.poll(expr, 3*time.Second) {
+		tb.t.Fatalf("%s: focus is on %s, want %s (%s)", tb.name, tb.Focused(), what, sel)
 	}
 }
 

@@ -288,20 +288,27 @@ func Eval[T any](tb *Tab, expr string) T {
 	return v
 }
 
-// WaitFor waits until the expression is true. (chromedp.Poll compiles its
-// predicate with new Function, which the pages' CSP rightly refuses.)
-func (tb *Tab) WaitFor(what, expr string) {
+// poll reports whether the expression becomes true within limit, looking
+// every 50 ms. (chromedp.Poll compiles its predicate with new Function,
+// which the pages' CSP rightly refuses.)
+func (tb *Tab) poll(expr string, limit time.Duration) bool {
 	tb.t.Helper()
-	deadline := time.Now().Add(stepTimeout)
-	for {
-		if Eval[bool](tb, "!!("+expr+")") {
-			return
-		}
+	deadline := time.Now().Add(limit)
+	for !Eval[bool](tb, "!!("+expr+")") {
 		if time.Now().After(deadline) {
-			html := Eval[string](tb, "document.querySelector('main') ? document.querySelector('main').innerText : document.body.innerText")
-			tb.t.Fatalf("%s: timed out waiting for %s (%s); the page shows:\n%s", tb.name, what, expr, html)
+			return false
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// WaitFor waits until the expression is true.
+func (tb *Tab) WaitFor(what, expr string) {
+	tb.t.Helper()
+	if !tb.poll(expr, stepTimeout) {
+		html := Eval[string](tb, "document.querySelector('main') ? document.querySelector('main').innerText : document.body.innerText")
+		tb.t.Fatalf("%s: timed out waiting for %s (%s); the page shows:\n%s", tb.name, what, expr, html)
 	}
 }
 
