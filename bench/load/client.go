@@ -2,7 +2,9 @@
 // that register, sign in, call /v1/me and rotate their refresh tokens in a
 // chain (each refresh presents the token the previous response gave). It is
 // the engine of cmd/authd-bench and of the fault-injection tests, so both
-// measure and check the same client behaviour.
+// measure and check the same client behaviour. The same devices can drive a
+// GoTrue-compatible server (supabase/auth: APIGoTrue), so that a comparison
+// on this machine uses one client for both.
 package load
 
 import (
@@ -102,6 +104,10 @@ type Reply struct {
 	Body    []byte
 	// RetryAfter is the Retry-After header of a 429 or 503.
 	RetryAfter string
+	// Refused is a refusal of the presented credential: a 401, or the 400
+	// or 403 a GoTrue server answers for a refresh token or access token
+	// it no longer accepts. A chained client must never see one.
+	Refused bool
 }
 
 // Key names the outcome for error tables: "200", "401 invalid_token",
@@ -135,11 +141,28 @@ func transportKind(err error) string {
 	}
 }
 
-// Client sends authd requests to one base URL per call.
+// APIs the client speaks.
+const (
+	APIAuthd  = "authd"  // /v1/auth/register, /v1/auth/login, /v1/auth/refresh, /v1/me
+	APIGoTrue = "gotrue" // supabase/auth: /signup, /token?grant_type=password|refresh_token, /user
+)
+
+// gotrueRefusals are the error codes with which supabase/auth refuses a
+// refresh token or an access token (its 400/403 counterparts of authd's 401).
+var gotrueRefusals = map[string]bool{
+	"refresh_token_not_found": true, "refresh_token_already_used": true, "session_not_found": true,
+	"session_expired": true, "bad_jwt": true, "invalid_credentials": true,
+}
+
+// Client sends requests to one base URL per call.
 type Client struct {
 	HTTP      *http.Client
 	UserAgent string
+	// API is APIAuthd (default, also "") or APIGoTrue.
+	API string
 }
+
+func (c *Client) gotrue() bool { return c.API == APIGoTrue }
 
 // Do sends one request to base+path with a JSON body (nil: none) and an
 // optional bearer token.
@@ -187,11 +210,20 @@ func (c *Client) Do(ctx context.Context, op, base, method, path string, body any
 	r.Status, r.Body = res.StatusCode, data
 	r.RetryAfter = res.Header.Get("Retry-After")
 	if res.StatusCode >= 400 {
+		// authd: {"code": "invalid_token"}; GoTrue: {"code": 400,
+		// "error_code": "refresh_token_not_found"}.
 		var p struct {
-			Code string `json:"code"`
+			Code      any    `json:"code"`
+			ErrorCode string `json:"error_code"`
 		}
 		_ = json.Unmarshal(data, &p)
-		r.Code = p.Code
+		if code, ok := p.Code.(string); ok {
+			r.Code = code
+		} else {
+			r.Code = p.ErrorCode
+		}
+		r.Refused = res.StatusCode == http.StatusUnauthorized ||
+			(c.gotrue() && (res.StatusCode == http.StatusBadRequest || res.StatusCode == http.StatusForbidden) && gotrueRefusals[r.Code])
 	} else if res.StatusCode == http.StatusOK && (op == "login" || op == "refresh") {
 		if err := json.Unmarshal(data, &r.Tokens); err != nil {
 			r.Status, r.Err = 0, fmt.Errorf("decode token response: %w", err)
@@ -200,25 +232,51 @@ func (c *Client) Do(ctx context.Context, op, base, method, path string, body any
 	return r
 }
 
-// Register creates an account (201, or 409 email_taken when it exists).
+// Registered reports whether a register reply means the account exists
+// now: authd's 201 or 409 email_taken; GoTrue's 200 (auto-confirmed
+// sign-up) or 422 user_already_exists.
+func (r Reply) Registered() bool {
+	return r.Status == http.StatusCreated || r.Status == http.StatusConflict ||
+		(r.Status == http.StatusOK && r.Op == "register") ||
+		(r.Status == http.StatusUnprocessableEntity && r.Code == "user_already_exists")
+}
+
+// Register creates an account.
 func (c *Client) Register(ctx context.Context, base, email, password string) Reply {
-	return c.Do(ctx, "register", base, http.MethodPost, "/v1/auth/register",
+	path := "/v1/auth/register"
+	if c.gotrue() {
+		path = "/signup"
+	}
+	return c.Do(ctx, "register", base, http.MethodPost, path,
 		map[string]string{"email": email, "password": password}, "")
 }
 
-// Login signs in with the refresh token in the body.
+// Login signs in with the password.
 func (c *Client) Login(ctx context.Context, base, email, password string) Reply {
-	return c.Do(ctx, "login", base, http.MethodPost, "/v1/auth/login",
+	path := "/v1/auth/login"
+	if c.gotrue() {
+		path = "/token?grant_type=password"
+	}
+	return c.Do(ctx, "login", base, http.MethodPost, path,
 		map[string]string{"email": email, "password": password}, "")
 }
 
-// Refresh presents a refresh token.
+// Refresh presents a refresh token in the body.
 func (c *Client) Refresh(ctx context.Context, base, refreshToken string) Reply {
-	return c.Do(ctx, "refresh", base, http.MethodPost, "/v1/auth/refresh",
+	path := "/v1/auth/refresh"
+	if c.gotrue() {
+		path = "/token?grant_type=refresh_token"
+	}
+	return c.Do(ctx, "refresh", base, http.MethodPost, path,
 		map[string]string{"refresh_token": refreshToken}, "")
 }
 
-// Me calls GET /v1/me with an access token.
+// Me fetches the caller's account with an access token (authd's /v1/me,
+// GoTrue's /user).
 func (c *Client) Me(ctx context.Context, base, accessToken string) Reply {
-	return c.Do(ctx, "me", base, http.MethodGet, "/v1/me", nil, accessToken)
+	path := "/v1/me"
+	if c.gotrue() {
+		path = "/user"
+	}
+	return c.Do(ctx, "me", base, http.MethodGet, path, nil, accessToken)
 }

@@ -51,6 +51,9 @@ type Config struct {
 	MaxBackoff time.Duration
 	// BcryptCost is the cost of the bcrypt scenario.
 	BcryptCost int
+	// API is the protocol of the targets: APIAuthd (default) or APIGoTrue
+	// (supabase/auth, for the comparison on the same machine).
+	API string
 	// Observe, when set, receives every reply of the measured phase with the
 	// refresh token the request presented (from worker goroutines).
 	Observe func(worker int, tokenIn string, r Reply)
@@ -76,6 +79,13 @@ func (c *Config) defaults() error {
 	}
 	if c.Users <= 0 {
 		c.Users = c.Workers
+	}
+	switch c.API {
+	case "":
+		c.API = APIAuthd
+	case APIAuthd, APIGoTrue:
+	default:
+		return fmt.Errorf("unknown API %q (authd, gotrue)", c.API)
 	}
 	if c.Password == "" {
 		c.Password = DefaultPassword
@@ -189,7 +199,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Scenario == ScenarioBcrypt {
 		return runBcrypt(ctx, cfg)
 	}
-	cl := &Client{HTTP: cfg.HTTP}
+	cl := &Client{HTTP: cfg.HTTP, API: cfg.API}
 	if err := setupAccounts(ctx, cfg, cl); err != nil {
 		return nil, err
 	}
@@ -263,7 +273,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 					cfg.Observe(w, tokenIn, rep)
 				}
 				switch {
-				case rep.Status == http.StatusUnauthorized:
+				case rep.Refused:
 					unexpected.Add(1)
 					// The chain is broken: sign in again to keep loading.
 					if op != ScenarioLogin {
@@ -307,7 +317,7 @@ func setupAccounts(ctx context.Context, cfg Config, cl *Client) error {
 		for attempt := 0; ; attempt++ {
 			r := cl.Register(ctx, cfg.AuthTargets.Next(), cfg.Email(i), cfg.Password)
 			switch {
-			case r.Status == http.StatusCreated || r.Status == http.StatusConflict:
+			case r.Registered():
 				return nil
 			case attempt < 20 && (r.Status == 0 || r.Status == 503 || r.Status == 429):
 				backoff(ctx, r.RetryAfter, time.Second)
