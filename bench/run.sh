@@ -18,6 +18,15 @@
 #            database's own WAL records (pg_walinspect). pg_stat_statements
 #            would need shared_preload_libraries and a restart of a server
 #            this script must not restart, and pg_stat_wal is cluster-wide.
+#   supabase (optional, BENCH_SUPABASE_BIN=/path/to/auth) supabase/auth on the
+#            same machine, alternated with authd: chained refresh rotations
+#            driven by one load tool for both (bench/loadcmp: bench/load
+#            speaking authd's API or GoTrue's /token), the CPU accounting of
+#            "cost" but started after the set-up (so the sign-ins' bcrypt is
+#            not charged to the refreshes), every round; the ratios
+#            authd / supabase of throughput and of rotations per vCPU, and
+#            statements per refresh of both, counted on the wire
+#            (bench/pgcount). Skipped with a message when not set.
 # and prints the ratios against the targets. authd runs with its defaults
 # (AUTHD_ENV=production, bcrypt cost 12, PostgreSQL with synchronous_commit
 # on), rate limits raised so they do not throttle the load.
@@ -29,7 +38,11 @@
 #
 # Knobs (environment): BENCH_SECONDS (per phase, default 10), BENCH_WORKERS
 # (default 16), BENCH_ROUNDS (alternations of each pair, default 3), BENCH_OUT (result folder, default a new temp dir),
-# BENCH_LARGE_SESSIONS (default 100000; x10 tokens), BENCH_SKIP_GROWTH=1.
+# BENCH_LARGE_SESSIONS (default 100000; x10 tokens), BENCH_SKIP_GROWTH=1,
+# BENCH_SUPABASE_BIN (a supabase/auth binary, `go build` at the root of its
+# checkout; empty: the phase is skipped), BENCH_SUPABASE_MIGRATIONS (its
+# migrations folder, default migrations/ next to the binary),
+# BENCH_SUPABASE_COMMIT (the commit it was built from, for the summary).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,11 +56,19 @@ SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
 TAG=$$
 SMALL=authd_bench_small_$TAG
 LARGE=authd_bench_large_$TAG
+SUPA=supabase_bench_$TAG
+SUPA_BIN=${BENCH_SUPABASE_BIN:-}
 PIDS=()
 mkdir -p "$OUT/bin"
 for tool in go psql pgbench jq; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is required" >&2; exit 2; }
 done
+if [[ -n "$SUPA_BIN" ]]; then
+  SUPA_MIG=${BENCH_SUPABASE_MIGRATIONS:-$(dirname "$SUPA_BIN")/migrations}
+  [[ -x "$SUPA_BIN" && -d "$SUPA_MIG" ]] || { echo "run.sh: BENCH_SUPABASE_BIN=$SUPA_BIN is not an executable with migrations in $SUPA_MIG" >&2; exit 2; }
+  command -v curl >/dev/null || { echo "run.sh: curl is required for the supabase phase" >&2; exit 2; }
+  SUPA_COMMIT=${BENCH_SUPABASE_COMMIT:-$(git -C "$(dirname "$SUPA_BIN")" rev-parse HEAD 2>/dev/null || echo unknown)}
+fi
 
 cleanup() {
   for pid in "${PIDS[@]}"; do
@@ -57,7 +78,7 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   if [[ "${BENCH_KEEP:-0}" != 1 ]]; then
-    psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $SMALL" -c "DROP DATABASE IF EXISTS $LARGE" >/dev/null 2>&1 || true
+    psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $SMALL" -c "DROP DATABASE IF EXISTS $LARGE" -c "DROP DATABASE IF EXISTS $SUPA" >/dev/null 2>&1 || true
   fi
 }
 trap cleanup EXIT
@@ -67,6 +88,7 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 # ---- machine and build ------------------------------------------------------
 log "building into $OUT/bin"
 (cd "$ROOT" && go build -o "$OUT/bin/authd" ./cmd/authd && go build -o "$OUT/bin/authd-bench" ./cmd/authd-bench)
+[[ -n "$SUPA_BIN" ]] && (cd "$ROOT" && go build -o "$OUT/bin/loadcmp" ./bench/loadcmp && go build -o "$OUT/bin/pgcount" ./bench/pgcount)
 BENCH=$OUT/bin/authd-bench
 {
   echo "date: $(date -u +%FT%TZ)"
@@ -242,6 +264,125 @@ for r in $(seq "$ROUNDS"); do
   bench "refresh-nolimit-$r" -url "$N_URL" -workers "$W" -duration "${SECS}s" -users 4 -email-prefix "$PREFIX" -scenario refresh
   [[ $r == 1 ]] && cost_end nolimit "$(jq -r .ok "$OUT/refresh-nolimit-1.json")"
 done
+# supabase/auth on the same machine (BENCH_SUPABASE_BIN): its own database,
+# as the postgres role with search_path auth (its init script's
+# supabase_auth_admin is a cluster-wide role: not created on a shared
+# server), sign-ups auto-confirmed, a pool of 20 connections like authd's
+# default (its default, unlimited open and database/sql's 2 idle, would
+# open a backend per request under 16 workers), its other settings its
+# defaults (no rate limiting without GOTRUE_RATE_LIMIT_HEADER, refresh token
+# rotation on, info-level request log to a file, as authd's).
+SUPA_DONE=""
+free_port() {
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  return 1
+}
+supa_env() { # database-url port: the environment of supabase/auth
+  SUPA_ENV=(GOTRUE_DB_DRIVER=postgres GOTRUE_DB_DATABASE_URL="$1" GOTRUE_DB_MIGRATIONS_PATH="$SUPA_MIG"
+    GOTRUE_DB_MAX_POOL_SIZE=20 GOTRUE_DB_MAX_IDLE_POOL_SIZE=20 GOTRUE_JWT_SECRET="$SECRET"
+    GOTRUE_SITE_URL="http://127.0.0.1:$2" API_EXTERNAL_URL="http://127.0.0.1:$2" GOTRUE_API_HOST=127.0.0.1 PORT="$2"
+    GOTRUE_MAILER_AUTOCONFIRM=true GOTRUE_DISABLE_SIGNUP=false GOTRUE_EXTERNAL_EMAIL_ENABLED=true)
+}
+start_supabase() { # name database-url
+  local log=$OUT/$1.log port
+  port=$(free_port)
+  supa_env "$2" "$port"
+  env "${SUPA_ENV[@]}" "$SUPA_BIN" serve >"$log" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+  URL=http://127.0.0.1:$port
+  for _ in $(seq 200); do
+    if curl -fsS "$URL/health" >/dev/null 2>&1; then
+      log "$1 listening on $URL (pid $PID)"
+      return
+    fi
+    sleep 0.1
+  done
+  cat "$log" >&2
+  echo "run.sh: supabase/auth ($1) did not start" >&2
+  exit 1
+}
+cmpbench() { # name database server-pid api url: a refresh phase of bench/loadcmp,
+  # with the cost counters started between its set-up and its measured phase
+  local name=$1 db=$2 pid=$3 api=$4 url=$5 rf=$OUT/ready-$1 rc=0 lp
+  rm -f "$rf"
+  log "phase $name: loadcmp -api $api -url $url -workers $W -duration ${SECS}s -scenario refresh"
+  "$OUT/bin/loadcmp" -api "$api" -url "$url" -workers "$W" -duration "${SECS}s" -users 4 -email-prefix "$PREFIX" \
+    -scenario refresh -ready-file "$rf" >"$OUT/$name.json" &
+  lp=$!
+  for _ in $(seq 600); do
+    [[ -e "$rf" ]] && break
+    kill -0 "$lp" 2>/dev/null || break
+    sleep 0.1
+  done
+  cost_start "$db" "$pid"
+  rm -f "$rf"
+  wait "$lp" || rc=$?
+  if [[ $rc -ne 0 && $rc -ne 3 ]]; then
+    echo "run.sh: bench/loadcmp failed in phase $name" >&2
+    exit 1
+  fi
+  jq -c '{ok_per_second, p50: .latency.p50_ms, p99: .latency.p99_ms, statuses, unexpected_401}' "$OUT/$name.json" >&2
+  cost_end "$name" "$(jq -r .ok "$OUT/$name.json")"
+}
+# statements per refresh, counted on the wire by bench/pgcount: a warm-up
+# run (registers the account), then 1 and 1+N chained refreshes by one
+# device; the difference of the two counts over N (sign-in and set-up
+# cancel out; background statements of the server in that time do not).
+PGC_PID=""
+pgc_snap() { kill -USR1 "$PGC_PID"; sleep 0.3; tail -1 "$OUT/pgcount.log" | jq -r .statements; }
+count_statements() { # name api url: prints statements per refresh
+  local name=$1 api=$2 url=$3 n=500 a0 a1 b1
+  local one=("$OUT/bin/loadcmp" -api "$api" -url "$url" -workers 1 -users 1 -duration 120s -email-prefix "cnt$TAG" -scenario refresh)
+  "${one[@]}" -requests 1 >/dev/null
+  a0=$(pgc_snap)
+  "${one[@]}" -requests 1 >/dev/null
+  a1=$(pgc_snap)
+  "${one[@]}" -requests $((n + 1)) >/dev/null
+  b1=$(pgc_snap)
+  log "statements $name: $((a1 - a0)) for set-up + 1 refresh, $((b1 - a1)) for set-up + $((n + 1))"
+  echo "scale=2; ($((b1 - a1)) - $((a1 - a0))) / $n" | bc
+}
+if [[ -n "$SUPA_BIN" ]]; then
+  log "supabase/auth $SUPA_COMMIT: database $SUPA, migrations from $SUPA_MIG"
+  psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $SUPA" -c "CREATE DATABASE $SUPA" >/dev/null
+  psql "$PG/$SUPA" -q -v ON_ERROR_STOP=1 -c "CREATE SCHEMA auth" -c "ALTER DATABASE $SUPA SET search_path = auth, public" >/dev/null
+  psql "$PG/$SUPA" -qc "CREATE EXTENSION IF NOT EXISTS pg_walinspect SCHEMA public" >/dev/null 2>&1 || true
+  supa_env "$PG/$SUPA?sslmode=disable" 0
+  env "${SUPA_ENV[@]}" "$SUPA_BIN" migrate >"$OUT/supabase-migrate.log" 2>&1 || { cat "$OUT/supabase-migrate.log" >&2; echo "run.sh: supabase/auth migrate failed" >&2; exit 1; }
+  start_supabase supabase "$PG/$SUPA?sslmode=disable"
+  S_PID=$PID S_URL=$URL
+  for r in $(seq "$ROUNDS"); do
+    cmpbench "sb-authd-$r" "$SMALL" "$A_PID" authd "$A_URL"
+    cmpbench "sb-supabase-$r" "$SUPA" "$S_PID" gotrue "$S_URL"
+  done
+  HWM_S=$(vmhwm "$S_PID")
+  stop "$S_PID"
+  # The counting phase: one more instance of each through bench/pgcount.
+  "$OUT/bin/pgcount" -listen 127.0.0.1:0 -upstream "${PG##*@}" >"$OUT/pgcount.log" 2>&1 &
+  PGC_PID=$!
+  PIDS+=("$PGC_PID")
+  for _ in $(seq 100); do PGC_ADDR=$(head -1 "$OUT/pgcount.log" 2>/dev/null | jq -r '.addr // empty' 2>/dev/null) && [[ -n "$PGC_ADDR" ]] && break; sleep 0.1; done
+  [[ -n "$PGC_ADDR" ]] || { cat "$OUT/pgcount.log" >&2; echo "run.sh: pgcount did not start" >&2; exit 1; }
+  PG_VIA="postgres://postgres@$PGC_ADDR"
+  start_supabase supabase-count "$PG_VIA/$SUPA?sslmode=disable"
+  SC_PID=$PID
+  ST_SUPA=$(count_statements supabase gotrue "$URL")
+  stop "$SC_PID"
+  start_authd authd-count "$SMALL" AUTHD_DATABASE_URL="$PG_VIA/$SMALL?sslmode=disable"
+  AC_PID=$PID
+  ST_AUTHD=$(count_statements authd authd "$URL")
+  stop "$AC_PID"
+  stop "$PGC_PID"
+  SUPA_DONE=1
+else
+  log "supabase phase skipped: set BENCH_SUPABASE_BIN to a supabase/auth binary (go build at the root of github.com/supabase/auth) to run it"
+fi
+
 # Latency at lower concurrency: how many chained clients keep p99 under 10 ms.
 for c in 1 8; do
   pgb "pgbench-refresh-c$c" "$SMALL" "$c"
@@ -335,7 +476,7 @@ cj() { jq -r "$2 | if . == null then \"n/a\" else (. * 100 | round / 100 | tostr
   echo
   printf '%-44s %10s %9s %9s\n' "measurement" "ok/s" "p50 ms" "p99 ms"
   names=()
-  for pair in "pgbench-refresh refresh-small refresh-nolimit" "me me-baseline me-nolimit" "login bcrypt"; do
+  for pair in "pgbench-refresh refresh-small refresh-nolimit" "sb-authd sb-supabase" "me me-baseline me-nolimit" "login bcrypt"; do
     for r in $(seq "$ROUNDS"); do for p in $pair; do names+=("$p-$r"); done; done
   done
   for n in "${names[@]}" pgbench-refresh-c1 refresh-small-c1 pgbench-refresh-c8 refresh-small-c8 mixed scale-refresh scale-mixed refresh-large refresh-small-after; do
@@ -369,6 +510,26 @@ cj() { jq -r "$2 | if . == null then \"n/a\" else (. * 100 | round / 100 | tostr
     "rows inserted $(cj authd .rows_inserted) [$(cj pgbench .rows_inserted)], updated $(cj authd .rows_updated) [$(cj pgbench .rows_updated)] of which HOT $(cj authd .hot_updates) [$(cj pgbench .hot_updates)]," \
     "WAL bytes $(cj authd .wal_bytes) [$(cj pgbench .wal_bytes)], WAL records $(cj authd .wal_records) [$(cj pgbench .wal_records)]," \
     "page modifications $(cj authd .page_modifications) [$(cj pgbench .page_modifications)], full-page images $(cj authd .full_page_images) [$(cj pgbench .full_page_images)]"
+  if [[ -n "$SUPA_DONE" ]]; then
+    # Every round's rotations over every round's CPU seconds (server + its
+    # PostgreSQL backends), the same accounting as the per-vCPU line above.
+    pv() { jq -s '(map(.rotations) | add) / (map(.authd_cpu_s + .pg_backend_cpu_s) | add) * 100 | round / 100' "$OUT"/cost-sb-"$1"-*.json; }
+    cpu() { jq -s "map(.$2) | add * 100 | round / 100" "$OUT"/cost-sb-"$1"-*.json; }
+    PV_A=$(pv authd) PV_S=$(pv supabase)
+    R_SB=$(ratio "$(sum sb-authd)" "$(sum sb-supabase)")
+    sj() { jq -s "map(.$1) | if any(. == null) then \"n/a\" else (add / length * 100 | round / 100 | tostring) end" -r "$OUT"/cost-sb-supabase-*.json; }
+    echo "supabase/auth $SUPA_COMMIT, same machine, alternated with authd $ROUNDS times, $W chained clients:" \
+      "refresh authd / supabase $R_SB (stated; $(sum sb-authd) vs $(sum sb-supabase) ok/s summed over the rounds," \
+      "p99 $(meanq sb-authd p99) vs $(meanq sb-supabase p99) ms, mean of the rounds)"
+    echo "refreshes per second per vCPU, server + its PostgreSQL backends, every round, set-up excluded: authd $PV_A ($(cpu authd authd_cpu_s) + $(cpu authd pg_backend_cpu_s) CPU s)," \
+      "supabase/auth $PV_S ($(cpu supabase authd_cpu_s) + $(cpu supabase pg_backend_cpu_s) CPU s); authd / supabase $(ratio "$PV_A" "$PV_S") (stated);" \
+      "Keycloak's sizing guide: about 120"
+    echo "statements per refresh, counted on the wire (bench/pgcount): authd $ST_AUTHD, supabase/auth $ST_SUPA (stated);" \
+      "supabase/auth per refresh (WAL records of its database, mean of the rounds): writing transactions $(sj write_transactions), rows inserted $(sj rows_inserted)," \
+      "updated $(sj rows_updated), WAL bytes $(sj wal_bytes), WAL records $(sj wal_records); peak RSS $((HWM_S / 1024)) MiB"
+  else
+    echo "supabase/auth on the same machine: skipped (BENCH_SUPABASE_BIN not set)"
+  fi
   # Every phase of the load tool, not only the last: a lost or forked
   # rotation in round 1 must show as much as one in the last round.
   bad=""

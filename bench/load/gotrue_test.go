@@ -84,10 +84,29 @@ func TestGoTrueDialect(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sc := range []string{load.ScenarioRefresh, load.ScenarioMe, load.ScenarioMixed} {
+		// Ready runs once, after the set-up's sign-ins, before any request
+		// of the measured phase.
+		stub.mu.Lock()
+		before := stub.n
+		stub.mu.Unlock()
+		readies, atReady := 0, 0
 		res, err := load.Run(context.Background(), load.Config{Targets: targets, API: load.APIGoTrue, Scenario: sc,
-			Workers: 4, Users: 2, Duration: time.Minute, MaxRequests: 100, EmailPrefix: "gotrue"})
+			Workers: 4, Users: 2, Duration: time.Minute, MaxRequests: 100, EmailPrefix: "gotrue",
+			Ready: func(context.Context) error {
+				stub.mu.Lock()
+				defer stub.mu.Unlock()
+				readies, atReady = readies+1, stub.n
+				return nil
+			}})
 		if err != nil {
 			t.Fatalf("%s: %v", sc, err)
+		}
+		stub.mu.Lock()
+		issued := stub.n
+		stub.mu.Unlock()
+		if readies != 1 || atReady-before < 4 || (sc == load.ScenarioRefresh && issued-atReady != 100) {
+			t.Errorf("%s: Ready called %d times, %d token pairs issued before it and %d after; want once, after the 4 sign-ins",
+				sc, readies, atReady-before, issued-atReady)
 		}
 		if res.OK != 100 || res.Unexpected401 != 0 || res.ServerErrors != 0 {
 			t.Errorf("%s: %d ok, %d refused, %d 5xx, statuses %v; want 100 ok", sc, res.OK, res.Unexpected401, res.ServerErrors, res.Statuses)

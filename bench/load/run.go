@@ -54,6 +54,12 @@ type Config struct {
 	// API is the protocol of the targets: APIAuthd (default) or APIGoTrue
 	// (supabase/auth, for the comparison on the same machine).
 	API string
+	// Ready, when set, is called once between the set-up (sign-ups and
+	// sign-ins, bcrypt-bound) and the measured phase; the phase starts when
+	// it returns nil. A caller measuring the server's CPU per request starts
+	// its counters there, so the set-up's password hashing is not charged to
+	// the requests.
+	Ready func(context.Context) error
 	// Observe, when set, receives every reply of the measured phase with the
 	// refresh token the request presented (from worker goroutines).
 	Observe func(worker int, tokenIn string, r Reply)
@@ -221,6 +227,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
+	if cfg.Ready != nil {
+		if err := cfg.Ready(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var sent atomic.Int64
 	recs := make([]recorder, cfg.Workers)
 	var unexpected, serverErrs atomic.Int64
