@@ -345,7 +345,7 @@ count_statements() { # name api url: prints statements per refresh
   "${one[@]}" -requests $((n + 1)) >/dev/null
   b1=$(pgc_snap)
   log "statements $name: $((a1 - a0)) for set-up + 1 refresh, $((b1 - a1)) for set-up + $((n + 1))"
-  echo "scale=2; ($((b1 - a1)) - $((a1 - a0))) / $n" | bc
+  printf '%.2f\n' "$(echo "scale=4; ($((b1 - a1)) - $((a1 - a0))) / $n" | bc)"
 }
 if [[ -n "$SUPA_BIN" ]]; then
   log "supabase/auth $SUPA_COMMIT: database $SUPA, migrations from $SUPA_MIG"
@@ -519,7 +519,7 @@ cj() { jq -r "$2 | if . == null then \"n/a\" else (. * 100 | round / 100 | tostr
     R_SB=$(ratio "$(sum sb-authd)" "$(sum sb-supabase)")
     sj() { jq -s "map(.$1) | if any(. == null) then \"n/a\" else (add / length * 100 | round / 100 | tostring) end" -r "$OUT"/cost-sb-supabase-*.json; }
     echo "supabase/auth $SUPA_COMMIT, same machine, alternated with authd $ROUNDS times, $W chained clients:" \
-      "refresh authd / supabase $R_SB (stated; $(sum sb-authd) vs $(sum sb-supabase) ok/s summed over the rounds," \
+      "refresh authd / supabase $R_SB (stated; $(printf %.1f "$(sum sb-authd)") vs $(printf %.1f "$(sum sb-supabase)") ok/s summed over the rounds," \
       "p99 $(meanq sb-authd p99) vs $(meanq sb-supabase p99) ms, mean of the rounds)"
     echo "refreshes per second per vCPU, server + its PostgreSQL backends, every round, set-up excluded: authd $PV_A ($(cpu authd authd_cpu_s) + $(cpu authd pg_backend_cpu_s) CPU s)," \
       "supabase/auth $PV_S ($(cpu supabase authd_cpu_s) + $(cpu supabase pg_backend_cpu_s) CPU s); authd / supabase $(ratio "$PV_A" "$PV_S") (stated);" \
