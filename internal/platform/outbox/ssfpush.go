@@ -92,8 +92,14 @@ type ssfPushWorker struct {
 
 var errStreamGone = errors.New("ssf stream deleted, disabled or no longer push")
 
-// pausedRecheck is how often a job of a paused stream looks again.
-const pausedRecheck = 15 * time.Second
+// pausedRecheck is how often a job of a paused stream looks again: three
+// retry bases, 15 s by default.
+func (p *SSFPush) pausedRecheck() time.Duration {
+	if p.opts.RetryBase <= 0 {
+		return 15 * time.Second
+	}
+	return 3 * p.opts.RetryBase
+}
 
 // Work sends the SET to the stream's current endpoint. A paused stream
 // holds it (the job waits and looks again); a deleted or disabled stream,
@@ -109,7 +115,7 @@ func (w *ssfPushWorker) Work(ctx context.Context, job *river.Job[SSFPushArgs]) e
 	case st.DeliveryMethod != models.SSFDeliveryPush || st.Status == models.SSFStatusDisabled:
 		return river.JobCancel(errStreamGone)
 	case st.Status == models.SSFStatusPaused:
-		return river.JobSnooze(pausedRecheck)
+		return river.JobSnooze(w.p.pausedRecheck())
 	}
 	err = w.p.sender.Send(ctx, st.EndpointURL, st.AuthorizationHeader, job.Args.SET)
 	if errors.Is(err, ssfpush.ErrRejected) {
