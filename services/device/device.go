@@ -1,4 +1,8 @@
-// UA parsing: medama-io/go-useragent — maintained, zero-alloc linear trie (~0.5 µs/UA, ~0.1 ms for 8 KiB garbage), tells tablets from phones; uap-go's regexes took ms per uncached UA, mssola/useragent lacks tablets and is dormant.
+// UA parsing: mileusna/useragent — maintained (v1.3.5, 2024), no dependencies, a single linear tokenizer with no tables
+// built at start-up (~0 B of heap at rest, ~0.5 KiB and 14 objects per Parse), tells tablets from phones and flags
+// bots. It replaced medama-io/go-useragent, whose trie held 5.2 MiB in 166,000 heap objects that every GC cycle had to
+// mark again (a third of authd's live heap, most of its objects: BENCHMARKS.md); uap-go's regexes took ms per uncached
+// UA, mssola/useragent lacks tablets and is dormant.
 
 // Package device describes the device behind a session: the browser, operating
 // system and kind of device parsed from its User-Agent header, the default
@@ -14,8 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	useragent "github.com/medama-io/go-useragent"
-	"github.com/medama-io/go-useragent/agents"
+	"github.com/mileusna/useragent"
 )
 
 // Device types reported in Info.DeviceType.
@@ -50,13 +53,12 @@ type Info struct {
 	// ("curl", "okhttp", "Go-http-client", "Googlebot"), or "" when unknown.
 	Browser string
 	// OS is "Windows", "macOS", "Linux", "Android", "iOS", "iPadOS",
-	// "ChromeOS", "FreeBSD", "OpenBSD" or "".
+	// "ChromeOS", "FreeBSD", "Windows Phone", "BlackBerry", "HarmonyOS"
+	// or "".
 	OS string
 	// DeviceType is "desktop", "mobile", "tablet", "bot" or "unknown".
 	DeviceType string
 }
-
-var parser = useragent.NewParser()
 
 // Parse parses a User-Agent header. It never panics, and its cost is linear
 // in at most the first 1 KiB of userAgent, so hostile headers stay cheap.
@@ -64,12 +66,12 @@ func Parse(userAgent string) Info {
 	if len(userAgent) > maxParseBytes {
 		userAgent = userAgent[:maxParseBytes]
 	}
-	ua := parser.Parse(userAgent)
+	ua := useragent.Parse(userAgent)
 
 	info := Info{
-		Browser:    browserName(ua.Browser()),
-		OS:         osName(ua.OS()),
-		DeviceType: deviceType(ua.Device()),
+		Browser:    browserName(ua, userAgent),
+		OS:         osName(ua.OS),
+		DeviceType: deviceType(ua),
 	}
 
 	switch {
@@ -78,17 +80,22 @@ func Parse(userAgent string) Info {
 		info.OS = "iPadOS"
 	case info.OS == "Android" && info.DeviceType == TypeMobile && !strings.Contains(userAgent, "Mobile"):
 		// Android browsers put "Mobile" in the User-Agent of phones only;
-		// the library counts every Android device as a phone.
+		// the library counts an Android device as a phone unless its
+		// User-Agent says "tablet".
 		info.DeviceType = TypeTablet
 	}
 
-	if info.DeviceType == TypeBot {
+	crawler := productName(userAgent, true)
+	if crawler != "" {
+		// The library flags the crawlers it knows and those that give a
+		// URL; one that only names itself ("FooBot/1.0") is a bot too.
+		info.DeviceType = TypeBot
+	}
+	if info.DeviceType == TypeBot && crawler != "" {
 		// A crawler names itself ("Googlebot/2.1") beside the browser and
 		// OS it imitates; show the crawler.
-		if name := productName(userAgent, true); name != "" {
-			info.Browser = name
-			info.OS = ""
-		}
+		info.Browser = crawler
+		info.OS = ""
 	}
 	if info.Browser == "" {
 		// Not a known browser: an app or HTTP library ("okhttp/4.12.0").
@@ -97,36 +104,47 @@ func Parse(userAgent string) Info {
 	return info
 }
 
-// browserName maps the library's browser names to the ones authd shows.
-func browserName(b agents.Browser) string {
-	switch b {
-	case agents.BrowserSamsung:
+// browserName maps the library's browser name to the one authd shows. The
+// library names a client it does not know after one of the User-Agent's
+// product tokens, or after the whole User-Agent when it finds none; only a
+// token with a version that is a short plain word is kept, so the result
+// is always safe to show.
+func browserName(ua useragent.UserAgent, userAgent string) string {
+	switch ua.Name {
+	case useragent.SamsungBrowser:
 		return "Samsung Internet"
-	case agents.BrowserIE:
-		return "Internet Explorer"
+	case useragent.Chrome, useragent.Firefox, useragent.Safari, useragent.Edge, useragent.Opera,
+		useragent.OperaMini, useragent.OperaTouch, useragent.Vivaldi, useragent.InternetExplorer,
+		useragent.HeadlessChrome, useragent.NetFront, useragent.Googlebot, useragent.Applebot,
+		useragent.Bingbot, useragent.GoogleAdsBot, useragent.FacebookApp, useragent.InstagramApp, useragent.TiktokApp,
+		"Miui Browser", "Huawei Browser", "Android browser":
+		return ua.Name
 	}
-	return string(b)
+	if ua.Name == userAgent || ua.Version == "" || !isProductName(ua.Name) {
+		return ""
+	}
+	return ua.Name
 }
 
 // osName maps the library's OS names to the ones authd shows.
-func osName(o agents.OS) string {
-	if o == agents.OSMacOS {
-		return "macOS"
+func osName(os string) string {
+	if os == useragent.Harmony {
+		return "HarmonyOS"
 	}
-	return string(o)
+	return os
 }
 
-// deviceType maps the library's device kinds to Info.DeviceType.
-func deviceType(d agents.Device) string {
-	switch d {
-	case agents.DeviceDesktop:
-		return TypeDesktop
-	case agents.DeviceMobile:
-		return TypeMobile
-	case agents.DeviceTablet:
-		return TypeTablet
-	case agents.DeviceBot:
+// deviceType maps the library's device flags to Info.DeviceType.
+func deviceType(ua useragent.UserAgent) string {
+	switch {
+	case ua.Bot:
 		return TypeBot
+	case ua.Tablet:
+		return TypeTablet
+	case ua.Mobile:
+		return TypeMobile
+	case ua.Desktop:
+		return TypeDesktop
 	}
 	return TypeUnknown
 }

@@ -26,6 +26,8 @@ const (
 	uaEdgeWindows    = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80"
 	uaOperaWindows   = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 OPR/109.0.0.0"
 	uaChromeOS       = "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+	uaFirefoxTablet  = "Mozilla/5.0 (Android 14; Tablet; rv:125.0) Gecko/125.0 Firefox/125.0"
+	uaYandexWindows  = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 YaBrowser/24.4.0.0 Safari/537.36"
 	uaCurl           = "curl/8.5.0"
 	uaOkHTTP         = "okhttp/4.12.0"
 	uaGoHTTP         = "Go-http-client/1.1"
@@ -66,13 +68,17 @@ func TestParse(t *testing.T) {
 		{"Edge on Windows", uaEdgeWindows, Info{"Edge", "Windows", TypeDesktop}},
 		{"Opera on Windows", uaOperaWindows, Info{"Opera", "Windows", TypeDesktop}},
 		{"Chrome on ChromeOS", uaChromeOS, Info{"Chrome", "ChromeOS", TypeDesktop}},
-		// The library counts command-line HTTP clients such as curl as bots.
-		{"curl", uaCurl, Info{"curl", "", TypeBot}},
+		// An HTTP library is a client of unknown kind, not a crawler.
+		{"curl", uaCurl, Info{"curl", "", TypeUnknown}},
 		{"okhttp", uaOkHTTP, Info{"okhttp", "", TypeUnknown}},
 		{"Go-http-client", uaGoHTTP, Info{"Go-http-client", "", TypeUnknown}},
-		// The library knows browser User-Agents only, not the device part of
-		// an app's; the app still gets its name.
-		{"iOS app", uaIOSApp, Info{"AuthdApp", "", TypeUnknown}},
+		// An app gets its name, and the device part of its User-Agent.
+		{"iOS app", uaIOSApp, Info{"AuthdApp", "iOS", TypeMobile}},
+		{"Firefox on Android tablet", uaFirefoxTablet, Info{"Firefox", "Android", TypeTablet}},
+		{"Chrome-based browser", uaYandexWindows, Info{"YaBrowser", "Windows", TypeDesktop}},
+		{"no browser", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)", Info{"", "Windows", TypeDesktop}},
+		{"crawler without a URL", "Mozilla/5.0 (compatible; ExampleBot/1.0)", Info{"ExampleBot", "", TypeBot}},
+		{"crawler with a URL", "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)", Info{"Baiduspider", "", TypeBot}},
 		{"Googlebot", uaGooglebot, Info{"Googlebot", "", TypeBot}},
 		{"Googlebot smartphone", uaGooglebotPhone, Info{"Googlebot", "", TypeBot}},
 		{"bingbot", uaBingbot, Info{"bingbot", "", TypeBot}},
@@ -148,6 +154,8 @@ func TestInfo_Name(t *testing.T) {
 		uaSamsungTablet: "Samsung Internet on Android",
 		uaCurl:          "curl",
 		uaGooglebot:     "Googlebot",
+		uaIOSApp:        "AuthdApp on iPhone",
+		uaChromeTablet:  "Chrome on Android",
 		"":              "Unknown device",
 	} {
 		if got := Parse(ua).Name(); got != want {
