@@ -487,7 +487,8 @@ func readPrivateKey(path string) (ed25519.PrivateKey, error) {
 }
 
 // minMemoryLimit is the smallest AUTHD_MEMORY_LIMIT: authd's live heap is
-// about 14 MiB, and a limit near it would make the GC run continuously.
+// about 10 MiB under load, and a limit near it would make the GC run
+// continuously.
 const minMemoryLimit = 16 << 20
 
 // ByteSize is a size in bytes written as GOMEMLIMIT writes it: a whole
