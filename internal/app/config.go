@@ -112,6 +112,7 @@ type Config struct {
 	WebhookRetryBase    time.Duration `env:"AUTHD_WEBHOOK_RETRY_BASE" envDefault:"5s"`
 	OutboxWorkers       int           `env:"AUTHD_OUTBOX_WORKERS" envDefault:"20"`
 	OutboxRescueAfter   time.Duration `env:"AUTHD_OUTBOX_RESCUE_AFTER" envDefault:"1m"`
+	OutboxRate          float64       `env:"AUTHD_OUTBOX_RATE" envDefault:"50"`
 	SMTPURL             string        `env:"AUTHD_SMTP_URL"`
 	SMTPFrom            string        `env:"AUTHD_SMTP_FROM"`
 	NewDeviceWindow     time.Duration `env:"AUTHD_NEW_DEVICE_WINDOW" envDefault:"2160h"`

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"math"
 	"net/url"
 	"time"
 )
@@ -13,6 +14,16 @@ func (c *Config) validateOutbox(bad func(name, format string, args ...any)) {
 	}
 	if c.OutboxRescueAfter < 2*time.Second {
 		bad("AUTHD_OUTBOX_RESCUE_AFTER", "must be at least 2s")
+	}
+	// A job waits for its token in its worker slot, at most
+	// AUTHD_OUTBOX_WORKERS/AUTHD_OUTBOX_RATE, and may then run for half
+	// the rescue time: the wait must fit in the other half, or River
+	// would take a waiting job for a dead one.
+	if math.IsNaN(c.OutboxRate) || c.OutboxRate < 0 || c.OutboxRate > 1e6 {
+		bad("AUTHD_OUTBOX_RATE", "must be a number of deliveries per second between 0 (no bound) and 1000000")
+	} else if c.OutboxRate > 0 && float64(c.OutboxWorkers)/c.OutboxRate > (c.OutboxRescueAfter/2).Seconds() {
+		bad("AUTHD_OUTBOX_RATE", "must be 0 (no bound) or at least AUTHD_OUTBOX_WORKERS per half of AUTHD_OUTBOX_RESCUE_AFTER (%.3g/s)",
+			float64(c.OutboxWorkers)/(c.OutboxRescueAfter/2).Seconds())
 	}
 	if c.WebhookTimeout < 100*time.Millisecond {
 		bad("AUTHD_WEBHOOK_TIMEOUT", "must be at least 100ms")

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/authd/authd/internal/netguard"
@@ -27,7 +28,7 @@ func (a *App) openOutbox(ctx context.Context, events *services.Events, clock ser
 		work, err = models.Open(models.Options{
 			// A delivery holds a connection only for its short reads and
 			// writes, not during the HTTP call: four serve the workers.
-			URL: a.cfg.DatabaseURL, MaxOpenConns: outboxConns,
+			URL: asyncCommit(a.cfg.DatabaseURL), MaxOpenConns: outboxConns,
 			StatementTimeout: a.cfg.DBTimeout, LockTimeout: a.cfg.DBLockTimeout, ApplicationName: "authd-outbox",
 		})
 		if err != nil {
@@ -53,6 +54,26 @@ func (a *App) openOutbox(ctx context.Context, events *services.Events, clock ser
 		}
 	})
 	return nil
+}
+
+// asyncCommit returns the database URL with synchronous_commit=off (unless
+// the operator set synchronous_commit there): the outbox's own pool only
+// completes jobs and records delivery attempts, and a commit of those lost
+// in a crash costs at most a repeated delivery with the same webhook-id
+// (at-least-once, which receivers deduplicate) or a missing line in the
+// delivery log. The enqueue, which must not be lost, commits on the
+// request's pool (docs/DESIGN.md, "The outbox").
+func asyncCommit(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn // models.Open reports it
+	}
+	q := u.Query()
+	if q.Get("synchronous_commit") == "" {
+		q.Set("synchronous_commit", "off")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // outboxConns bounds the outbox's own PostgreSQL pool.
@@ -91,7 +112,7 @@ func newOutbox(ctx context.Context, cfg Config, db, work *models.DB, events *ser
 		sinks = append(sinks, m)
 	}
 	ob, err := outbox.New(ctx, work, outbox.Options{Workers: cfg.OutboxWorkers, RescueAfter: cfg.OutboxRescueAfter,
-		Log: log}, sinks...)
+		Rate: cfg.OutboxRate, Log: log}, sinks...)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -55,20 +57,29 @@ func median(xs []float64) float64 {
 // paused ones (ratio of the medians; the pooled ratio and the median of
 // the adjacent pairs' ratios are logged), and the drain rate is the
 // deliveries per second of the active windows. BENCHMARKS.md records the
-// figures. The long run asks for the issue's ≥ 0.9. The default run only
-// guards against a collapse (ratio ≥ 0.3, e.g. deliveries starving
-// refreshes of connections): at full drain the outbox takes about 40 % of
-// the refresh rate on the shared test host (0.55–0.6), so the 10 % target
-// is not what it checks. AUTHD_OUTBOX_WORKERS measures another worker
-// count.
+// figures. The long run, at the default AUTHD_OUTBOX_RATE, asks for the
+// issue's ≥ 0.9 (and its drain rate is that bound: the backlog outlasts
+// the 40 active windows, and the rest drains after them). The default
+// run works the outbox unbounded (AUTHD_OUTBOX_RATE=0) and only guards
+// against a collapse (ratio ≥ 0.3, e.g. deliveries starving refreshes of
+// connections): at full drain the outbox takes about half of the refresh
+// rate on the shared test host, which is why the bound exists.
+// AUTHD_OUTBOX_WORKERS and AUTHD_OUTBOX_RATE measure other settings;
+// AUTHD_BENCH_PROFILE=dir writes a CPU profile of each window there.
 func TestOutbox_RevocationBurstBesideRefresh(t *testing.T) {
 	burst, window, settle, maxWindows, minRatio := 2000, 250*time.Millisecond, 250*time.Millisecond, 12, 0.3
+	env := map[string]string{"AUTHD_WEBHOOK_ALLOW_PRIVATE": "true", "AUTHD_MAX_SESSIONS": "1000000", "AUTHD_OUTBOX_RATE": "0"}
 	if os.Getenv("AUTHD_BENCH_LONG") == "1" {
-		burst, window, settle, maxWindows, minRatio = 10000, time.Second, 300*time.Millisecond, 80, 0.9
+		// 600 ms to settle: a pause stops River's fetching, but the jobs
+		// it fetched still run, and at the default bound up to 20 wait for
+		// their tokens (20 / 50 per second = 400 ms).
+		burst, window, settle, maxWindows, minRatio = 10000, time.Second, 600*time.Millisecond, 80, 0.9
+		delete(env, "AUTHD_OUTBOX_RATE") // the default
 	}
-	env := map[string]string{"AUTHD_WEBHOOK_ALLOW_PRIVATE": "true", "AUTHD_MAX_SESSIONS": "1000000"}
-	if w := os.Getenv("AUTHD_OUTBOX_WORKERS"); w != "" {
-		env["AUTHD_OUTBOX_WORKERS"] = w // to measure another setting
+	for _, name := range []string{"AUTHD_OUTBOX_WORKERS", "AUTHD_OUTBOX_RATE"} {
+		if v := os.Getenv(name); v != "" {
+			env[name] = v // to measure another setting
+		}
 	}
 	s := apitest.New(t, apitest.Options{Env: env})
 	recv := testutil.NewWebhookReceiver(t)
@@ -178,8 +189,10 @@ func TestOutbox_RevocationBurstBesideRefresh(t *testing.T) {
 			pause()
 		}
 		time.Sleep(settle)
+		stopProfile := profileWindow(t, i, active)
 		r0, d0, t0 := refreshes.Load(), len(recv.Messages()), time.Now()
 		time.Sleep(window)
+		stopProfile()
 		w := burstWindow{active: active, refreshes: refreshes.Load() - r0, deliveries: len(recv.Messages()) - d0, took: time.Since(t0)}
 		windows = append(windows, w)
 		if active {
@@ -251,6 +264,34 @@ func TestOutbox_RevocationBurstBesideRefresh(t *testing.T) {
 	}
 }
 
+// profileWindow writes a CPU profile of window i to
+// $AUTHD_BENCH_PROFILE/{active,paused}-i.pprof when that is set (to see
+// where a delivery's cost goes: go tool pprof -diff_base paused-*.pprof
+// active-*.pprof); it returns the function that ends it.
+func profileWindow(t *testing.T, i int, active bool) func() {
+	dir := os.Getenv("AUTHD_BENCH_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	kind := "paused"
+	if active {
+		kind = "active"
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%02d.pprof", kind, i)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func minOf(xs []float64) float64 {
 	m := xs[0]
 	for _, x := range xs {
@@ -265,4 +306,45 @@ func maxOf(xs []float64) float64 {
 		m = max(m, x)
 	}
 	return m
+}
+
+// AUTHD_OUTBOX_RATE bounds the deliveries an instance starts per second:
+// 30 revocations at 10/s reach the receiver over about 2.9 s (the first at
+// once, then one each 100 ms), where unbounded they all arrive within a
+// few hundred milliseconds even on this host.
+func TestOutbox_RateBoundsDeliveries(t *testing.T) {
+	const n, perSecond = 30, 10
+	s := apitest.New(t, apitest.Options{Env: map[string]string{
+		"AUTHD_WEBHOOK_ALLOW_PRIVATE": "true", "AUTHD_OUTBOX_RATE": fmt.Sprint(perSecond)}})
+	recv := testutil.NewWebhookReceiver(t)
+	ctx := context.Background()
+	admin := services.Principal{Fresh: true}
+	wh, err := s.App.Webhooks().Create(ctx, admin, services.NewWebhook{URL: recv.URL, EventTypes: []string{"session_revoked"}}, services.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv.SetSecrets(wh.Secret)
+	user, err := s.App.Accounts().CreateUser(ctx, fmt.Sprintf("rate-%d@example.com", time.Now().UnixNano()), apitest.Password, models.RoleUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := services.Meta{IPPrefix: "198.51.100.0/24", UserAgent: "rate"}
+	for range n {
+		if _, err := s.App.Sessions().Start(ctx, user, services.StartOptions{}, meta); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if _, err := s.App.Admin().RevokeUserSessions(ctx, admin, user.ID, meta); err != nil {
+		t.Fatal(err)
+	}
+	recv.WaitFor(t, time.Minute, "every revocation", func() bool { return len(recv.Messages()) >= n })
+	took := time.Since(start)
+	t.Logf("%d deliveries at AUTHD_OUTBOX_RATE=%d took %s", n, perSecond, took.Round(time.Millisecond))
+	if min := time.Duration(n-1) * time.Second / perSecond * 85 / 100; took < min {
+		t.Errorf("%d deliveries took %s, want at least %s at %d/s", n, took, min, perSecond)
+	}
+	if bad := recv.Bad(); len(bad) > 0 {
+		t.Errorf("%d requests failed verification", len(bad))
+	}
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
+	"golang.org/x/time/rate"
 	"gorm.io/gorm"
 
 	"github.com/authd/authd/models"
@@ -68,6 +69,11 @@ type Options struct {
 	// PollInterval is how often an instance looks for new jobs (default
 	// 250ms): authd's pools cannot LISTEN for River, so it polls.
 	PollInterval time.Duration
+	// Rate bounds the jobs one instance starts per second (0: no bound).
+	// A job waits for its turn in the worker slot River gave it, before
+	// its timeout starts; River fetches no more jobs than there are free
+	// slots, so at most Workers jobs wait, each at most Workers/Rate.
+	Rate float64
 	// Log receives River's warnings and errors.
 	Log *slog.Logger
 }
@@ -136,6 +142,7 @@ func New(ctx context.Context, db *models.DB, opts Options, sinks ...Sink) (*Outb
 		RescueStuckJobsAfter: opts.RescueAfter,
 		MaxAttempts:          MaxAttempts,
 		Logger:               slog.New(warnOnly{opts.Log.Handler()}),
+		Middleware:           middleware(opts),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
@@ -218,6 +225,23 @@ type retrying[T river.JobArgs] struct {
 }
 
 func (r retrying[T]) NextRetry(job *river.Job[T]) time.Time { return Backoff(r.base, job.JobRow) }
+
+// middleware returns the rate bound of opts, if any, as River middleware:
+// every kind of job takes a token (golang.org/x/time/rate, burst 1, so the
+// deliveries of a backlog are spread evenly over each second).
+func middleware(opts Options) []rivertype.Middleware {
+	if opts.Rate <= 0 {
+		return nil
+	}
+	lim := rate.NewLimiter(rate.Limit(opts.Rate), 1)
+	return []rivertype.Middleware{river.WorkerMiddlewareFunc(
+		func(ctx context.Context, _ *rivertype.JobRow, doInner func(context.Context) error) error {
+			if err := lim.Wait(ctx); err != nil {
+				return err // stopping: the job is retried
+			}
+			return doInner(ctx)
+		})}
+}
 
 // warnOnly passes River's warnings and errors to authd's log, not its
 // per-job info lines.

@@ -123,6 +123,11 @@ func NewWebhooks(db *gorm.DB, opts WebhookOptions) *Webhooks {
 		TLSHandshakeTimeout:   opts.Timeout,
 		ResponseHeaderTimeout: opts.Timeout,
 	}
+	// Single writes need no transaction of their own (GORM wraps each in
+	// BEGIN and COMMIT by default): the delivery log's insert, once per
+	// delivery, is one statement. The multi-statement writes run in an
+	// explicit Transaction.
+	db = db.Session(&gorm.Session{SkipDefaultTransaction: true})
 	return &Webhooks{db: db, opts: opts, client: &http.Client{
 		Transport: transport,
 		Timeout:   opts.Timeout,
@@ -175,6 +180,18 @@ func (ww *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) 
 		DurationMS: int(time.Since(start) / time.Millisecond), CreatedAt: w.opts.Now()}
 	if sendErr != nil {
 		d.Status, d.Error = models.DeliveryFailed, truncate(sendErr.Error(), 500)
+	}
+	if sendErr == nil && e.FailingSince == nil {
+		// The common case, one statement: the endpoint was not failing
+		// when read, so there is no streak to end (MarkWebhookSucceeded
+		// would update nothing) and no transaction to wrap around the
+		// insert. A streak that another attempt starts while this one is
+		// in flight stays until the next success reads it (before, this
+		// success ended it only if it committed after that failure).
+		if err := models.InsertWebhookDelivery(ctx, w.db, d); err != nil {
+			return err // the attempt is retried: the receiver deduplicates
+		}
+		return nil
 	}
 	disabled := false
 	err = w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
