@@ -241,42 +241,35 @@ func (r Reply) Registered() bool {
 		(r.Status == http.StatusUnprocessableEntity && r.Code == "user_already_exists")
 }
 
+// path is authd's path for an operation, or GoTrue's when the client
+// speaks supabase/auth's API.
+func (c *Client) path(authd, gotrue string) string {
+	if c.gotrue() {
+		return gotrue
+	}
+	return authd
+}
+
 // Register creates an account.
 func (c *Client) Register(ctx context.Context, base, email, password string) Reply {
-	path := "/v1/auth/register"
-	if c.gotrue() {
-		path = "/signup"
-	}
-	return c.Do(ctx, "register", base, http.MethodPost, path,
+	return c.Do(ctx, "register", base, http.MethodPost, c.path("/v1/auth/register", "/signup"),
 		map[string]string{"email": email, "password": password}, "")
 }
 
 // Login signs in with the password.
 func (c *Client) Login(ctx context.Context, base, email, password string) Reply {
-	path := "/v1/auth/login"
-	if c.gotrue() {
-		path = "/token?grant_type=password"
-	}
-	return c.Do(ctx, "login", base, http.MethodPost, path,
+	return c.Do(ctx, "login", base, http.MethodPost, c.path("/v1/auth/login", "/token?grant_type=password"),
 		map[string]string{"email": email, "password": password}, "")
 }
 
 // Refresh presents a refresh token in the body.
 func (c *Client) Refresh(ctx context.Context, base, refreshToken string) Reply {
-	path := "/v1/auth/refresh"
-	if c.gotrue() {
-		path = "/token?grant_type=refresh_token"
-	}
-	return c.Do(ctx, "refresh", base, http.MethodPost, path,
+	return c.Do(ctx, "refresh", base, http.MethodPost, c.path("/v1/auth/refresh", "/token?grant_type=refresh_token"),
 		map[string]string{"refresh_token": refreshToken}, "")
 }
 
 // Me fetches the caller's account with an access token (authd's /v1/me,
 // GoTrue's /user).
 func (c *Client) Me(ctx context.Context, base, accessToken string) Reply {
-	path := "/v1/me"
-	if c.gotrue() {
-		path = "/user"
-	}
-	return c.Do(ctx, "me", base, http.MethodGet, path, nil, accessToken)
+	return c.Do(ctx, "me", base, http.MethodGet, c.path("/v1/me", "/user"), nil, accessToken)
 }
