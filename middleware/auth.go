@@ -73,22 +73,16 @@ func AuthenticateDPoP(v TokenVerifier, d DPoPOptions) gin.HandlerFunc {
 				return
 			}
 		}
+		// The request context is the one place the principal is kept
+		// (Principal reads it there), not also gin's per-request map.
 		c.Request = c.Request.WithContext(services.NewContext(c.Request.Context(), p))
-		c.Set(principalKey, p)
 		c.Next()
 	}
 }
 
-const principalKey = "authd.principal"
-
 // Principal returns the authenticated principal of the request, if any.
 func Principal(c *gin.Context) (services.Principal, bool) {
-	v, ok := c.Get(principalKey)
-	if !ok {
-		return services.Principal{}, false
-	}
-	p, ok := v.(services.Principal)
-	return p, ok
+	return services.PrincipalFrom(c.Request.Context())
 }
 
 // authorization splits the Authorization header into scheme and token.
