@@ -196,10 +196,19 @@ func writeTokens(c *gin.Context, pair services.TokenPair, cookie bool, cookies c
 	if cookie {
 		cookies.set(c, pair.RefreshToken, pair.RefreshExpiresIn)
 	}
-	c.Header("Cache-Control", "no-store")
-	c.Header("Pragma", "no-cache")
+	// As c.Header sets them, without a canonicalized copy of each name and
+	// a new slice per response; the shared slices have len == cap, so an
+	// Add appends to a copy.
+	h := c.Writer.Header()
+	h["Cache-Control"] = valNoStore
+	h["Pragma"] = valNoCache
 	c.JSON(http.StatusOK, toTokenResponse(pair, !cookie))
 }
+
+var (
+	valNoStore = []string{"no-store"}[:1:1]
+	valNoCache = []string{"no-cache"}[:1:1]
+)
 
 type refreshRequest struct {
 	RefreshToken  string        `json:"refresh_token"`

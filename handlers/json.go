@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -49,7 +50,7 @@ func decode[T validator](c *gin.Context, allowEmpty bool) (T, error) {
 	if err != nil {
 		return v, services.Errorf(services.CodeInvalidRequest, "The request body could not be read.")
 	}
-	if len(strings.TrimSpace(string(data))) == 0 && allowEmpty {
+	if len(bytes.TrimSpace(data)) == 0 && allowEmpty {
 		return v, v.Valid()
 	}
 	if !isJSON(r.Header.Get("Content-Type")) {
@@ -58,7 +59,7 @@ func decode[T validator](c *gin.Context, allowEmpty bool) (T, error) {
 	if err := unambiguous(data); err != nil {
 		return v, err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		return v, services.Errorf(services.CodeInvalidRequest, "The request body is not valid JSON for this endpoint: %s.", jsonProblem(err))
