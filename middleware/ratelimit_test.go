@@ -340,6 +340,21 @@ func TestRateLimits_BcryptOverloadIs503(t *testing.T) {
 	s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: map[string]string{
 		"AUTHD_BCRYPT_COST": "10", "AUTHD_BCRYPT_CONCURRENCY": "1", "AUTHD_BCRYPT_WAIT": "50ms",
 	}})
+	// The bcrypt worker runs at the lowest priority: beside a CPU-heavy
+	// process it may not yet wait for work within the 50 ms the first
+	// login of the flood may wait (then every login is a 503 and the test
+	// would measure the machine). One login answered first means the worker
+	// is up and back at its queue, as it is after every job.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		r := s.LoginAttempt(t, "warmup@example.com", "wrong password 123")
+		if r.Status == http.StatusUnauthorized {
+			break
+		}
+		if r.Status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("warm-up login = %d %s, want 401 within 30 s", r.Status, r.Body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	var (
 		mu     sync.Mutex
 		counts = map[int]int{}
