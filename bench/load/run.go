@@ -341,13 +341,18 @@ func setupAccounts(ctx context.Context, cfg Config, cl *Client) error {
 
 // signIn gives d a fresh session.
 func signIn(ctx context.Context, cfg Config, cl *Client, d *device) error {
-	for attempt := 0; ; attempt++ {
+	// A busy server answers a sign-in with 503 or 429 and Retry-After; the
+	// sign-ins are set-up, not the measurement, so they are retried for up
+	// to two minutes (bcrypt runs at the lowest priority: beside a
+	// CPU-heavy process one sign-in at cost 12 can take seconds).
+	giveUp := time.Now().Add(2 * time.Minute)
+	for {
 		r := cl.Login(ctx, cfg.AuthTargets.Next(), cfg.Email(d.user), cfg.Password)
 		switch {
 		case r.Status == http.StatusOK:
 			d.access, d.refresh = r.Tokens.AccessToken, r.Tokens.RefreshToken
 			return nil
-		case attempt < 20 && ctx.Err() == nil && (r.Status == 0 || r.Status == 503 || r.Status == 429):
+		case time.Now().Before(giveUp) && ctx.Err() == nil && (r.Status == 0 || r.Status == 503 || r.Status == 429):
 			backoff(ctx, r.RetryAfter, time.Second)
 		default:
 			return fmt.Errorf("sign in: %s %s", r.Key(), r.Body)
