@@ -191,9 +191,17 @@ func TestMultiInstance_ListenerLost(t *testing.T) {
 			proxy.Refuse(true)
 			switch how {
 			case "pg_terminate_backend":
+				// The listener's backend is read again until it is found: on
+				// a loaded machine pg_stat_activity can lag its connection.
 				var n int
-				err := a.App.DB().Raw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-					WHERE application_name = ? AND pid = ?`, pgfeed.ListenerApplicationName, feed.PID()).Scan(&n).Error
+				var err error
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+					err = a.App.DB().Raw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+						WHERE application_name = ? AND pid = ?`, pgfeed.ListenerApplicationName, feed.PID()).Scan(&n).Error
+					if (err == nil && n == 1) || time.Now().After(deadline) {
+						break
+					}
+				}
 				if err != nil || n != 1 {
 					t.Fatalf("terminate B's listener: %d terminated, %v", n, err)
 				}
