@@ -7,12 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/authd/authd/internal/apitest"
 	"github.com/authd/authd/internal/testdb"
 	"github.com/authd/authd/models"
 	"github.com/authd/authd/services"
@@ -28,30 +28,12 @@ const (
 	uaEdgeMac   = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80"
 )
 
-// steppedClock is a clock the test moves forward.
-type steppedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *steppedClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *steppedClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // newDeviceFixture signs one user in, again and again, with the
 // new-device rule on (a 24-hour window, shorter than the sessions' idle
 // timeout and lifetime) and a clock of its own.
 type newDeviceFixture struct {
 	db       *models.DB
-	clock    *steppedClock
+	clock    *apitest.Clock
 	sessions *services.Sessions
 	user     *models.User
 	started  []uuid.UUID
@@ -62,18 +44,18 @@ const newDeviceWindow = 24 * time.Hour
 
 func newNewDeviceFixture(t *testing.T, db *models.DB) *newDeviceFixture {
 	t.Helper()
-	clock := &steppedClock{t: time.Now().UTC().Truncate(time.Microsecond)}
-	set := services.NewRevocations(db.DB, 15*time.Minute, clock.now)
+	clock := apitest.NewClock()
+	set := services.NewRevocations(db.DB, 15*time.Minute, clock.Now)
 	tokens, err := services.NewTokens(services.TokenConfig{Secret: []byte("test-secret-0123456789abcdef-0123456789"),
-		Issuer: "authd", Audience: "authd", AccessTTL: 15 * time.Minute}, set, clock.now)
+		Issuer: "authd", Audience: "authd", AccessTTL: 15 * time.Minute}, set, clock.Now)
 	testdb.Must(t, err)
 	hasher, err := services.NewHasher(4, 2, time.Second)
 	testdb.Must(t, err)
-	events := services.NewEvents(clock.now)
+	events := services.NewEvents(clock.Now)
 	ses := services.NewSessions(db.DB, services.NewRotationStore(db, false), services.SessionConfig{RefreshTTL: 48 * time.Hour,
 		MaxAge: 7 * 24 * time.Hour, ReuseGrace: 10 * time.Second, MaxSessions: 100, NewDeviceWindow: newDeviceWindow},
-		tokens, events, set, &testPublisher{}, make([]byte, 32), clock.now)
-	acc := services.NewAccounts(db.DB, services.AccountConfig{MinPasswordLength: 12, SignupEnabled: true}, hasher, events, ses, clock.now)
+		tokens, events, set, &testPublisher{}, make([]byte, 32), clock.Now)
+	acc := services.NewAccounts(db.DB, services.AccountConfig{MinPasswordLength: 12, SignupEnabled: true}, hasher, events, ses, clock.Now)
 	u, err := acc.CreateUser(context.Background(), "newdevice-"+uuid.NewString()[:8]+"@example.com", "correct horse battery staple 42", "user")
 	testdb.Must(t, err)
 	return &newDeviceFixture{db: db, clock: clock, sessions: ses, user: u}
@@ -84,7 +66,7 @@ func newNewDeviceFixture(t *testing.T, db *models.DB) *newDeviceFixture {
 // when the sign-in recorded none.
 func (f *newDeviceFixture) signIn(t *testing.T, ua, prefix string, known bool) []string {
 	t.Helper()
-	f.clock.advance(time.Second)
+	f.clock.Advance(time.Second)
 	ctx := context.Background()
 	pair, err := f.sessions.Start(ctx, f.user, services.StartOptions{KnownDevice: known}, services.Meta{IPPrefix: prefix, UserAgent: ua})
 	testdb.Must(t, err)
@@ -168,9 +150,9 @@ func TestNewDevice_KnownFromSignInsAfterSessionsArePruned(t *testing.T) {
 			_, err := f.sessions.Revoke(ctx, id, models.ReasonLogout, nil, services.Meta{})
 			testdb.Must(t, err)
 		}
-		f.clock.advance(time.Minute)
+		f.clock.Advance(time.Minute)
 		ret := services.NewRetention(db.DB, services.RetentionConfig{SessionRetention: time.Second, RefreshTTL: 48 * time.Hour},
-			slog.New(slog.NewTextHandler(io.Discard, nil)), f.clock.now)
+			slog.New(slog.NewTextHandler(io.Discard, nil)), f.clock.Now)
 		_, err := ret.RunOnce(ctx)
 		testdb.Must(t, err)
 		if n := testdb.Count(t, db, "SELECT count(*) FROM sessions WHERE user_id = ?", f.user.ID); n != 0 {
@@ -179,7 +161,7 @@ func TestNewDevice_KnownFromSignInsAfterSessionsArePruned(t *testing.T) {
 		f.expect(t, "known from the sign-ins only", f.signIn(t, uaFirefox, home, false))
 		f.expect(t, "the other pair, from the sign-ins only", f.signIn(t, uaChrome, office, false))
 
-		f.clock.advance(newDeviceWindow + time.Hour)
+		f.clock.Advance(newDeviceWindow + time.Hour)
 		f.expect(t, fmt.Sprintf("last seen more than %s ago", newDeviceWindow), f.signIn(t, uaChrome, home, false), "user_agent", "ip_prefix")
 	})
 }
@@ -194,12 +176,12 @@ func TestNewDevice_KnownFromARecentlyUsedSession(t *testing.T) {
 		for _, used := range []bool{true, false} {
 			f := newNewDeviceFixture(t, db)
 			f.expect(t, "first sign-in", f.signIn(t, uaChrome, home, false))
-			f.clock.advance(newDeviceWindow * 5 / 6)
+			f.clock.Advance(newDeviceWindow * 5 / 6)
 			if used {
 				_, err := f.sessions.Refresh(context.Background(), f.last.RefreshToken, services.Meta{IPPrefix: office, UserAgent: uaChrome})
 				testdb.Must(t, err)
 			}
-			f.clock.advance(newDeviceWindow * 5 / 6) // the sign-in is out of the window, the refresh is not
+			f.clock.Advance(newDeviceWindow * 5 / 6) // the sign-in is out of the window, the refresh is not
 			if used {
 				f.expect(t, "the family and the prefix of a session used in the window", f.signIn(t, uaChrome, office, false))
 			} else {
