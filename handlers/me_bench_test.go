@@ -33,7 +33,7 @@ func meEngine(b *testing.B, db *models.DB, set *services.Revocations) (*gin.Engi
 	if err != nil {
 		b.Fatal(err)
 	}
-	hasher, err := services.NewHasher(4, 2, time.Second)
+	hasher, err := services.NewHasher(4, 2, time.Second, 19)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func newFixture(t *testing.T, db *models.DB) *fixture {
 	tokens, err := services.NewTokens(services.TokenConfig{Secret: []byte("test-secret-0123456789abcdef-0123456789"),
 		Issuer: "authd", Audience: "authd", AccessTTL: 15 * time.Minute}, set, clock)
 	testdb.Must(t, err)
-	hasher, err := services.NewHasher(4, 2, time.Second)
+	hasher, err := services.NewHasher(4, 2, time.Second, 19)
 	testdb.Must(t, err)
 	events := services.NewEvents(clock)
 	pub := &testPublisher{}

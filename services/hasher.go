@@ -21,10 +21,10 @@ import (
 // start hashing within Wait gets 503 overloaded.
 //
 // The bcrypt work runs on a fixed set of worker goroutines, each locked to
-// an OS thread whose scheduling priority is lowered (nice 19 on Linux). When
-// the cores are idle, logins get all of them; when requests for cheap
-// endpoints (or the database) want a core, the kernel gives it to them
-// first. The binary also raises GOMAXPROCS by the number of workers (see
+// an OS thread whose scheduling priority is lowered (nice 19 on Linux by
+// default, AUTHD_BCRYPT_NICE). When the cores are idle, logins get all of
+// them; when requests for cheap endpoints (or the database) want a core,
+// the kernel gives it to them first. The binary also raises GOMAXPROCS by the number of workers (see
 // internal/app), so that hashing never holds every Go processor.
 type Hasher struct {
 	cost  int
@@ -45,9 +45,11 @@ type hashJob struct {
 }
 
 // NewHasher returns a Hasher at cost with at most concurrency operations at
-// once. It generates the dummy hash that unknown emails are compared
-// against, at the same cost, so they take as long as a wrong password.
-func NewHasher(cost, concurrency int, wait time.Duration) (*Hasher, error) {
+// once, on worker threads at nice value nice (0 to 19; 0 keeps the
+// process's priority). It generates the dummy hash that unknown emails are
+// compared against, at the same cost, so they take as long as a wrong
+// password.
+func NewHasher(cost, concurrency int, wait time.Duration, nice int) (*Hasher, error) {
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("bcrypt cost %d out of range", cost)
 	}
@@ -63,17 +65,22 @@ func NewHasher(cost, concurrency int, wait time.Duration) (*Hasher, error) {
 		return nil, fmt.Errorf("dummy hash: %w", err)
 	}
 	h := &Hasher{cost: cost, jobs: make(chan hashJob), wait: wait, dummy: dummy, Workers: concurrency}
+	if nice < 0 || nice > 19 {
+		return nil, fmt.Errorf("bcrypt nice value %d out of range 0-19", nice)
+	}
 	for i := 0; i < concurrency; i++ {
-		go h.worker()
+		go h.worker(nice)
 	}
 	return h, nil
 }
 
 // worker runs bcrypt jobs on a thread of its own at low priority. The
 // thread is never unlocked: it keeps its priority and ends with the worker.
-func (h *Hasher) worker() {
+func (h *Hasher) worker(nice int) {
 	runtime.LockOSThread()
-	lowerThreadPriority()
+	if nice > 0 {
+		lowerThreadPriority(nice)
+	}
 	for j := range h.jobs {
 		j.fn()
 		close(j.done)

@@ -3,7 +3,6 @@ package services
 import (
 	"context"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 // configured cost, so an unknown email costs a full comparison.
 func TestHasher_DummyHashAtConfiguredCost(t *testing.T) {
 	for _, cost := range []int{4, 10} {
-		h, err := NewHasher(cost, 1, time.Second)
+		h, err := NewHasher(cost, 1, time.Second, 19)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +32,7 @@ func TestHasher_DummyHashAtConfiguredCost(t *testing.T) {
 }
 
 func TestHasher_Overloaded(t *testing.T) {
-	h, err := NewHasher(4, 1, 20*time.Millisecond)
+	h, err := NewHasher(4, 1, 20*time.Millisecond, 19)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,35 +64,41 @@ func TestHasher_Overloaded(t *testing.T) {
 	}
 }
 
-// The workers run at the lowest scheduling priority (Linux).
-func TestHasher_WorkersRunAtLowPriority(t *testing.T) {
+// The workers run at the configured nice value (AUTHD_BCRYPT_NICE, Linux):
+// the lowest priority by default, the process's own with 0. The thread that
+// created the Hasher keeps its priority.
+func TestHasher_WorkersRunAtConfiguredPriority(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("thread priorities are set on Linux only")
 	}
-	h, err := NewHasher(4, 1, time.Second)
-	if err != nil {
-		t.Fatal(err)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	mine := threadNice()
+	for _, nice := range []int{19, 10, 0} {
+		h, err := NewHasher(4, 1, time.Second, nice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := h.do(context.Background(), func() { got = threadNice() }); err != nil {
+			t.Fatal(err)
+		}
+		h.Close()
+		want := max(nice, mine) // a thread cannot go below its process's nice value without privilege
+		if got != want {
+			t.Errorf("NewHasher(nice %d): worker thread nice = %d, want %d", nice, got, want)
+		}
+		if threadNice() != mine {
+			t.Fatalf("NewHasher(nice %d) lowered the calling thread too", nice)
+		}
 	}
-	defer h.Close()
-	var prio int
-	var perr error
-	if err := h.do(context.Background(), func() {
-		prio, perr = syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
-	}); err != nil {
-		t.Fatal(err)
-	}
-	// The raw syscall returns 20 - nice: 1 means nice 19.
-	if perr != nil || prio != 1 {
-		t.Fatalf("worker thread priority = %d (%v), want 1 (nice 19)", prio, perr)
-	}
-	mine, _ := syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
-	if mine == 1 {
-		t.Fatal("the calling thread was lowered too")
+	if _, err := NewHasher(4, 1, time.Second, 20); err == nil {
+		t.Error("NewHasher(nice 20) = nil error, want out of range")
 	}
 }
 
 func BenchmarkHasher_LoginCompareDefaultCost(b *testing.B) {
-	h, err := NewHasher(12, 1, time.Minute)
+	h, err := NewHasher(12, 1, time.Minute, 19)
 	if err != nil {
 		b.Fatal(err)
 	}

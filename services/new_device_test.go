@@ -49,7 +49,7 @@ func newNewDeviceFixture(t *testing.T, db *models.DB) *newDeviceFixture {
 	tokens, err := services.NewTokens(services.TokenConfig{Secret: []byte("test-secret-0123456789abcdef-0123456789"),
 		Issuer: "authd", Audience: "authd", AccessTTL: 15 * time.Minute}, set, clock.Now)
 	testdb.Must(t, err)
-	hasher, err := services.NewHasher(4, 2, time.Second)
+	hasher, err := services.NewHasher(4, 2, time.Second, 19)
 	testdb.Must(t, err)
 	events := services.NewEvents(clock.Now)
 	ses := services.NewSessions(db.DB, services.NewRotationStore(db, false), services.SessionConfig{RefreshTTL: 48 * time.Hour,

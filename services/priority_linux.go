@@ -2,11 +2,22 @@ package services
 
 import "syscall"
 
-// lowerThreadPriority sets the calling OS thread's nice value to 19, the
-// lowest priority: it still gets every idle cycle, but yields to any
-// normal-priority thread that wants the core. On Linux, PRIO_PROCESS with a
-// thread id applies to that thread only. Raising the nice value needs no
-// privilege; a failure leaves the thread at normal priority, which is safe.
-func lowerThreadPriority() {
-	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), 19)
+// lowerThreadPriority sets the calling OS thread's nice value (19 is the
+// lowest priority: the thread still gets every idle cycle, but yields to
+// any normal-priority thread that wants the core). On Linux, PRIO_PROCESS
+// with a thread id applies to that thread only. Raising the nice value
+// needs no privilege; a failure leaves the thread at normal priority, which
+// is safe.
+func lowerThreadPriority(nice int) {
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), nice)
+}
+
+// threadNice returns the calling OS thread's nice value.
+func threadNice() int {
+	// The raw getpriority system call answers 20 - nice (1 to 40).
+	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
+	if err != nil {
+		return 0
+	}
+	return 20 - prio
 }

@@ -148,7 +148,7 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer, clock services.Cl
 		a.Close()
 		return nil, err
 	}
-	a.hasher, err = services.NewHasher(cfg.BcryptCost, cfg.BcryptConcurrency, cfg.BcryptWait)
+	a.hasher, err = services.NewHasher(cfg.BcryptCost, cfg.BcryptConcurrency, cfg.BcryptWait, cfg.BcryptNice)
 	if err != nil {
 		a.Close()
 		return nil, err

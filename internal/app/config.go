@@ -61,6 +61,10 @@ type Config struct {
 	BcryptCost        int           `env:"AUTHD_BCRYPT_COST" envDefault:"12"`
 	BcryptConcurrency int           `env:"AUTHD_BCRYPT_CONCURRENCY"` // 0: the number of CPUs
 	BcryptWait        time.Duration `env:"AUTHD_BCRYPT_WAIT" envDefault:"2s"`
+	// BcryptNice is the nice value of the bcrypt worker threads (Linux):
+	// 19 lets every other thread on the host go first; 0 leaves them at
+	// the process's own priority (docs/DESIGN.md, "bcrypt and the CPU").
+	BcryptNice int `env:"AUTHD_BCRYPT_NICE" envDefault:"19"`
 	// MemoryLimit is the Go runtime's soft memory limit (0: none); GOMEMLIMIT wins.
 	MemoryLimit ByteSize `env:"AUTHD_MEMORY_LIMIT" envDefault:"32MiB"`
 
@@ -364,6 +368,9 @@ func (c Config) validate() error {
 	}
 	if c.BcryptConcurrency < 0 {
 		bad("AUTHD_BCRYPT_CONCURRENCY", "must not be negative")
+	}
+	if c.BcryptNice < 0 || c.BcryptNice > 19 {
+		bad("AUTHD_BCRYPT_NICE", "must be between 0 (the process's priority) and 19 (the lowest), not %d", c.BcryptNice)
 	}
 	if c.MemoryLimit != 0 && c.MemoryLimit < minMemoryLimit {
 		bad("AUTHD_MEMORY_LIMIT", "must be 0 (no limit) or at least 16MiB, not %d bytes", int64(c.MemoryLimit))

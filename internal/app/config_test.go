@@ -100,6 +100,7 @@ func TestLoad_BadValuesNameTheVariable(t *testing.T) {
 	tests := map[string]string{
 		"AUTHD_ACCESS_TTL":          "fifteen minutes",
 		"AUTHD_BCRYPT_COST":         "9",
+		"AUTHD_BCRYPT_NICE":         "20",
 		"AUTHD_RATE_LOGIN_ACCOUNT":  "5-M,lots",
 		"AUTHD_MAX_SESSIONS":        "0",
 		"AUTHD_TRUSTED_PROXIES":     "not-a-cidr",
