@@ -11,7 +11,10 @@
 #            throughput with the default soft memory limit vs without it
 #            (AUTHD_MEMORY_LIMIT=0: the settings before the limit)
 #   cost     CPU of authd and of its PostgreSQL backends per refresh
-#            (/proc/<pid>/stat), rotations per second per vCPU, and the
+#            (/proc/<pid>/stat; counted from the end of the set-up, so the
+#            sign-ins' bcrypt is not charged to the refreshes: round 1 runs
+#            through bench/loadcmp's ready-file handshake), rotations per
+#            second per vCPU, and the
 #            PostgreSQL-side cost per refresh: commits and rows written
 #            (pg_stat_database of the bench database), WAL bytes, WAL
 #            records, page modifications and full-page images of the bench
@@ -88,7 +91,8 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 # ---- machine and build ------------------------------------------------------
 log "building into $OUT/bin"
 (cd "$ROOT" && go build -o "$OUT/bin/authd" ./cmd/authd && go build -o "$OUT/bin/authd-bench" ./cmd/authd-bench)
-[[ -n "$SUPA_BIN" ]] && (cd "$ROOT" && go build -o "$OUT/bin/loadcmp" ./bench/loadcmp && go build -o "$OUT/bin/pgcount" ./bench/pgcount)
+(cd "$ROOT" && go build -o "$OUT/bin/loadcmp" ./bench/loadcmp)
+[[ -n "$SUPA_BIN" ]] && (cd "$ROOT" && go build -o "$OUT/bin/pgcount" ./bench/pgcount)
 BENCH=$OUT/bin/authd-bench
 {
   echo "date: $(date -u +%FT%TZ)"
@@ -249,6 +253,31 @@ PREFIX=run$TAG
 common() { B=(-url "$1" -workers "$W" -duration "${SECS}s" -users 4 -email-prefix "$PREFIX"); }
 common "$A_URL"
 
+cmpbench() { # name database server-pid api url [cost-name]: a refresh phase of
+  # bench/loadcmp, with the cost counters started between its set-up (sign-ins:
+  # bcrypt) and its measured phase; the cost goes to cost-<cost-name>.json
+  # (default: the phase's name)
+  local name=$1 db=$2 pid=$3 api=$4 url=$5 cname=${6:-$1} rf=$OUT/ready-$1 rc=0 lp
+  rm -f "$rf"
+  log "phase $name: loadcmp -api $api -url $url -workers $W -duration ${SECS}s -scenario refresh"
+  "$OUT/bin/loadcmp" -api "$api" -url "$url" -workers "$W" -duration "${SECS}s" -users 4 -email-prefix "$PREFIX" \
+    -scenario refresh -ready-file "$rf" >"$OUT/$name.json" &
+  lp=$!
+  for _ in $(seq 600); do
+    [[ -e "$rf" ]] && break
+    kill -0 "$lp" 2>/dev/null || break
+    sleep 0.1
+  done
+  cost_start "$db" "$pid"
+  rm -f "$rf"
+  wait "$lp" || rc=$?
+  if [[ $rc -ne 0 && $rc -ne 3 ]]; then
+    echo "run.sh: bench/loadcmp failed in phase $name" >&2
+    exit 1
+  fi
+  jq -c '{ok_per_second, p50: .latency.p50_ms, p99: .latency.p99_ms, statuses, unexpected_401}' "$OUT/$name.json" >&2
+  cost_end "$cname" "$(jq -r .ok "$OUT/$name.json")"
+}
 # Each pair (authd, its baseline) alternates ROUNDS times, so that the load
 # of a shared machine drifting during the run hits both sides alike; the
 # ratio is the sum of authd's rates over the sum of the baseline's.
@@ -257,12 +286,15 @@ for r in $(seq "$ROUNDS"); do
   [[ $r == 1 ]] && cost_start "$SMALL" 0
   pgb "pgbench-refresh-$r" "$SMALL" "$W"
   [[ $r == 1 ]] && cost_end pgbench "$(jq -r '.ok_per_second * '"$SECS"' | floor' "$OUT/pgbench-refresh-1.json")"
-  [[ $r == 1 ]] && cost_start "$SMALL" "$A_PID"
-  bench "refresh-small-$r" "${B[@]}" -scenario refresh
-  [[ $r == 1 ]] && cost_end authd "$(jq -r .ok "$OUT/refresh-small-1.json")"
-  [[ $r == 1 ]] && cost_start "$SMALL" "$N_PID"
-  bench "refresh-nolimit-$r" -url "$N_URL" -workers "$W" -duration "${SECS}s" -users 4 -email-prefix "$PREFIX" -scenario refresh
-  [[ $r == 1 ]] && cost_end nolimit "$(jq -r .ok "$OUT/refresh-nolimit-1.json")"
+  # Round 1 also counts the CPU per refresh: the same load (bench/load)
+  # through loadcmp, whose counters start after the sign-ins.
+  if [[ $r == 1 ]]; then
+    cmpbench "refresh-small-$r" "$SMALL" "$A_PID" authd "$A_URL" authd
+    cmpbench "refresh-nolimit-$r" "$SMALL" "$N_PID" authd "$N_URL" nolimit
+  else
+    bench "refresh-small-$r" "${B[@]}" -scenario refresh
+    bench "refresh-nolimit-$r" -url "$N_URL" -workers "$W" -duration "${SECS}s" -users 4 -email-prefix "$PREFIX" -scenario refresh
+  fi
 done
 # supabase/auth on the same machine (BENCH_SUPABASE_BIN): its own database,
 # as the postgres role with search_path auth (its init script's
@@ -305,29 +337,6 @@ start_supabase() { # name database-url
   cat "$log" >&2
   echo "run.sh: supabase/auth ($1) did not start" >&2
   exit 1
-}
-cmpbench() { # name database server-pid api url: a refresh phase of bench/loadcmp,
-  # with the cost counters started between its set-up and its measured phase
-  local name=$1 db=$2 pid=$3 api=$4 url=$5 rf=$OUT/ready-$1 rc=0 lp
-  rm -f "$rf"
-  log "phase $name: loadcmp -api $api -url $url -workers $W -duration ${SECS}s -scenario refresh"
-  "$OUT/bin/loadcmp" -api "$api" -url "$url" -workers "$W" -duration "${SECS}s" -users 4 -email-prefix "$PREFIX" \
-    -scenario refresh -ready-file "$rf" >"$OUT/$name.json" &
-  lp=$!
-  for _ in $(seq 600); do
-    [[ -e "$rf" ]] && break
-    kill -0 "$lp" 2>/dev/null || break
-    sleep 0.1
-  done
-  cost_start "$db" "$pid"
-  rm -f "$rf"
-  wait "$lp" || rc=$?
-  if [[ $rc -ne 0 && $rc -ne 3 ]]; then
-    echo "run.sh: bench/loadcmp failed in phase $name" >&2
-    exit 1
-  fi
-  jq -c '{ok_per_second, p50: .latency.p50_ms, p99: .latency.p99_ms, statuses, unexpected_401}' "$OUT/$name.json" >&2
-  cost_end "$name" "$(jq -r .ok "$OUT/$name.json")"
 }
 # statements per refresh, counted on the wire by bench/pgcount: a warm-up
 # run (registers the account), then 1 and 1+N chained refreshes by one
@@ -501,7 +510,7 @@ cj() { jq -r "$2 | if . == null then \"n/a\" else (. * 100 | round / 100 | tostr
     "highest $((HWM_MAX / 1024)) MiB (target < 64 MiB: $(verdict "$HWM_MAX" '<' 65536)); without the memory limit (AUTHD_MEMORY_LIMIT=0, refresh and /v1/me only): $((HWM_N / 1024)) MiB"
   echo "memory limit's cost: refresh default / AUTHD_MEMORY_LIMIT=0: $R_REF_LIM (target >= 0.95: $(verdict "$R_REF_LIM" '>=' 0.95)); /v1/me: $R_ME_LIM (target >= 0.95: $(verdict "$R_ME_LIM" '>=' 0.95))"
   PV=$(cj authd .per_vcpu)
-  echo "refreshes per second per vCPU, authd + its PostgreSQL backends (round 1, $(cj authd .authd_cpu_s) + $(cj authd .pg_backend_cpu_s) CPU s): $PV" \
+  echo "refreshes per second per vCPU, authd + its PostgreSQL backends (round 1, set-up excluded, $(cj authd .authd_cpu_s) + $(cj authd .pg_backend_cpu_s) CPU s): $PV" \
     "(Keycloak's sizing guide: about 120; ratio $(ratio "$PV" 120), target >= 1: $(verdict "$PV" '>=' 120)); PostgreSQL backends alone: $(cj authd .pg_per_vcpu) per vCPU (pgbench's: $(cj pgbench .pg_per_vcpu))"
   echo "authd's own CPU per refresh: $(echo "scale=3; 1000 * $(cj authd .authd_cpu_s) / $(cj authd .rotations)" | bc) ms with the memory limit," \
     "$(echo "scale=3; 1000 * $(cj nolimit .authd_cpu_s) / $(cj nolimit .rotations)" | bc) ms with AUTHD_MEMORY_LIMIT=0 (round 1)"
