@@ -14,7 +14,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/authd/authd/internal/apitest"
-	"github.com/authd/authd/internal/testutil"
 )
 
 // These tests cover what the outbox's workers do with a delivery whose
@@ -327,12 +326,7 @@ func TestWebhooks_QueuedEventsOfAGoneEndpointAreDropped(t *testing.T) {
 		t.Run(change, func(t *testing.T) {
 			clock := apitest.NewClock()
 			apitest.Each(t, apitest.Options{Env: webhookEnv, Clock: clock}, func(t *testing.T, s *apitest.Server) {
-				recv := testutil.NewWebhookReceiver(t)
-				recv.Now = clock.Now
-				_, admin := newAdmin(t, s)
-				wh := addWebhook(t, s, admin, recv.URL, "session_revoked")
-				recv.SetSecrets(wh.Secret)
-				recv.FailNext(1 << 20)
+				recv, admin, wh := failingWebhook(t, s, clock)
 				logoutUser(t, s, "gone-1")
 				logoutUser(t, s, "gone-2")
 				awaitJobs(t, s, "webhook", "endpoint_id", wh.ID, "both events attempted", 20*time.Second, func(jobs []*rivertype.JobRow) bool {

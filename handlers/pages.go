@@ -51,18 +51,34 @@ var contentTypes = map[string]string{
 
 // includeLine is a server-side include in a page: the whole line
 // `<!--#include partials/x.html-->` stands for that file of the same FS.
-// The markup every page shares (dialogs, live region, sign-in form) is
-// written once in partials/ and the browser still gets one plain HTML
-// document, resolved here once at startup.
-var includeLine = regexp.MustCompile(`(?m)^[ \t]*<!--#include ([\w./-]+)-->\n`)
+// The markup every page shares (head, dialogs, live region, sign-in form)
+// is written once in partials/ and the browser still gets one plain HTML
+// document, resolved here once at startup. An include may name values,
+// `<!--#include partials/head.html title="Account settings"-->`, for the
+// {{title}} of the partial: the few words in which pages differ. Values
+// are markup of our own embedded pages, used as written.
+var includeLine = regexp.MustCompile(`(?m)^[ \t]*<!--#include ([\w./-]+)((?: [a-z]+="[^"]*")*)-->\n`)
 
-// expandIncludes replaces every include line of page by its file.
-// Partials do not include further.
+var (
+	includeValue = regexp.MustCompile(`([a-z]+)="([^"]*)"`)
+	placeholder  = regexp.MustCompile(`\{\{[a-z]+\}\}`)
+)
+
+// expandIncludes replaces every include line of page by its file, with
+// the values of the line in place of their placeholders; a placeholder
+// left without a value is an error. Partials do not include further.
 func expandIncludes(fsys fs.FS, page []byte) ([]byte, error) {
 	var err error
 	out := includeLine.ReplaceAllFunc(page, func(line []byte) []byte {
-		name := string(includeLine.FindSubmatch(line)[1])
+		m := includeLine.FindSubmatch(line)
+		name := string(m[1])
 		part, e := fs.ReadFile(fsys, name)
+		for _, v := range includeValue.FindAllSubmatch(m[2], -1) {
+			part = bytes.ReplaceAll(part, []byte("{{"+string(v[1])+"}}"), v[2])
+		}
+		if left := placeholder.Find(part); e == nil && left != nil {
+			e = fmt.Errorf("no value for %s", left)
+		}
 		if e != nil && err == nil {
 			err = fmt.Errorf("include %s: %w", name, e)
 		}

@@ -152,6 +152,15 @@ func queryStreamID(c *gin.Context) (uuid.UUID, error) {
 	return streamID(&v)
 }
 
+// queryStream is the calling receiver's stream named by ?stream_id=.
+func queryStream(c *gin.Context, ssf *services.SSF) (services.Stream, error) {
+	id, err := queryStreamID(c)
+	if err != nil {
+		return services.Stream{}, err
+	}
+	return ssf.Stream(c.Request.Context(), receiver(c), id)
+}
+
 // streamBody is a receiver's request body that names its stream.
 type streamBody interface {
 	validator
@@ -223,11 +232,7 @@ func createStream(ssf *services.SSF) gin.HandlerFunc {
 func getStreams(ssf *services.SSF) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		if _, ok := c.GetQuery("stream_id"); ok {
-			id, err := queryStreamID(c)
-			if err != nil {
-				return err
-			}
-			st, err := ssf.Stream(c.Request.Context(), receiver(c), id)
+			st, err := queryStream(c, ssf)
 			if err != nil {
 				return err
 			}
@@ -280,11 +285,7 @@ type statusResponse struct {
 
 func getStreamStatus(ssf *services.SSF) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
-		id, err := queryStreamID(c)
-		if err != nil {
-			return err
-		}
-		st, err := ssf.Stream(c.Request.Context(), receiver(c), id)
+		st, err := queryStream(c, ssf)
 		if err != nil {
 			return err
 		}

@@ -31,20 +31,27 @@ const (
 	urnPoll             = "urn:ietf:rfc:8936"
 )
 
-// ssfServer starts an instance with SSF on, its issuer its own URL.
-func ssfServer(t *testing.T, dialect string, env map[string]string) *apitest.Server {
-	t.Helper()
+// ssfOptions is an instance with SSF on, its issuer its own URL.
+func ssfOptions(env map[string]string) apitest.Options {
 	e := map[string]string{"AUTHD_REUSE_GRACE": "0s"}
 	for k, v := range env {
 		e[k] = v
 	}
-	return apitest.New(t, apitest.Options{Dialect: dialect, Env: e, URLEnv: []string{"AUTHD_SSF_ISSUER"}})
+	return apitest.Options{Env: e, URLEnv: []string{"AUTHD_SSF_ISSUER"}}
 }
 
+// ssfServer starts an SSF instance on one dialect.
+func ssfServer(t *testing.T, dialect string, env map[string]string) *apitest.Server {
+	t.Helper()
+	o := ssfOptions(env)
+	o.Dialect = dialect
+	return apitest.New(t, o)
+}
+
+// eachSSF runs fn against an SSF instance on PostgreSQL and on SQLite.
 func eachSSF(t *testing.T, env map[string]string, fn func(t *testing.T, s *apitest.Server)) {
-	for _, d := range []string{"postgres", "sqlite"} {
-		t.Run(d, func(t *testing.T) { fn(t, ssfServer(t, d, env)) })
-	}
+	t.Helper()
+	apitest.Each(t, ssfOptions(env), fn)
 }
 
 // ssfReceiverT is a test receiver: its token and audience, and the

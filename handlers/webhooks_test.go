@@ -47,6 +47,19 @@ func addWebhook(t *testing.T, s *apitest.Server, admin apitest.Tokens, url strin
 	return w
 }
 
+// failingWebhook has an admin register a session_revoked webhook whose
+// receiver, on the test clock, fails every delivery until FailNext(0).
+func failingWebhook(t *testing.T, s *apitest.Server, clock *apitest.Clock) (*testutil.WebhookReceiver, apitest.Tokens, createdWebhook) {
+	t.Helper()
+	recv := testutil.NewWebhookReceiver(t)
+	recv.Now = clock.Now
+	_, admin := newAdmin(t, s)
+	wh := addWebhook(t, s, admin, recv.URL, "session_revoked")
+	recv.SetSecrets(wh.Secret)
+	recv.FailNext(1 << 20)
+	return recv, admin, wh
+}
+
 type deliveryList struct {
 	Deliveries []struct {
 		EventID    string `json:"event_id"`
@@ -278,12 +291,7 @@ func TestWebhooks_NeedFreshToken(t *testing.T) {
 func TestWebhooks_DisabledAfterADayOfFailures(t *testing.T) {
 	clock := apitest.NewClock()
 	apitest.Each(t, apitest.Options{Env: webhookEnv, Clock: clock}, func(t *testing.T, s *apitest.Server) {
-		recv := testutil.NewWebhookReceiver(t)
-		recv.Now = clock.Now
-		_, admin := newAdmin(t, s)
-		wh := addWebhook(t, s, admin, recv.URL, "session_revoked")
-		recv.SetSecrets(wh.Secret)
-		recv.FailNext(1 << 20)
+		recv, admin, wh := failingWebhook(t, s, clock)
 		_, u := s.NewUser(t, "down")
 		s.Do(t, "POST", "/v1/auth/logout", map[string]string{"refresh_token": u.RefreshToken})
 		recv.WaitFor(t, 20*time.Second, "a failed attempt", func() bool { return recv.Requests() >= 2 })

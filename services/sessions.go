@@ -2,7 +2,6 @@ package services
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -381,27 +380,18 @@ func (s *Sessions) LogoutBound(ctx context.Context, raw string, meta Meta, b Bin
 	if !ok {
 		return nil
 	}
-	rt, err := models.FindRefreshToken(ctx, s.db, tok.ID)
-	if errors.Is(err, models.ErrNotFound) {
-		return nil
-	}
+	// The token and its session in one read, as a refresh reads them.
+	row, found, err := models.ReadRefreshRow(ctx, s.db, tok.ID)
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
-	if !secretMatches(tok.Secret, rt.SecretHash) {
+	if !found || !secretMatches(tok.Secret, row.SecretHash) {
 		return nil
 	}
-	sess, err := models.FindSessionByID(ctx, s.db, rt.SessionID)
-	if errors.Is(err, models.ErrNotFound) {
+	if !ProofHolds(refreshStateOf(row, s.now()).Session, b) {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("logout: %w", err)
-	}
-	if !ProofHolds(SessionStateOf(sess), b) {
-		return nil
-	}
-	_, err = s.Revoke(ctx, rt.SessionID, models.ReasonLogout, nil, meta)
+	_, err = s.Revoke(ctx, row.SessionID, models.ReasonLogout, nil, meta)
 	return err
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/authd/authd/internal/app"
 	"github.com/authd/authd/migrations"
+	"github.com/authd/authd/models"
 	"github.com/authd/authd/services"
 )
 
@@ -39,9 +40,9 @@ func rootCommand(ctx context.Context, getenv func(string) string, stdin io.Reade
 		Short: "Migrate the database and serve HTTP (the default)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := app.Load(getenv)
+			cfg, err := loadConfig(getenv)
 			if err != nil {
-				return fmt.Errorf("configuration: %w", err)
+				return err
 			}
 			return app.Serve(cmd.Context(), cfg, stdout, nil)
 		},
@@ -126,12 +127,29 @@ func rootCommand(ctx context.Context, getenv func(string) string, stdin io.Reade
 	return root
 }
 
-func runMigrate(ctx context.Context, getenv func(string) string, action string, out io.Writer) error {
+// loadConfig is the configuration every command works with.
+func loadConfig(getenv func(string) string) (app.Config, error) {
 	cfg, err := app.Load(getenv)
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return app.Config{}, fmt.Errorf("configuration: %w", err)
 	}
-	db, err := app.OpenDB(cfg, "authd-migrate")
+	return cfg, nil
+}
+
+// openDB opens the configured database as appName (its
+// application_name), for the commands that work on the database without a
+// whole instance; the caller closes it.
+func openDB(getenv func(string) string, appName string) (app.Config, *models.DB, error) {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	db, err := app.OpenDB(cfg, appName)
+	return cfg, db, err
+}
+
+func runMigrate(ctx context.Context, getenv func(string) string, action string, out io.Writer) error {
+	_, db, err := openDB(getenv, "authd-migrate")
 	if err != nil {
 		return err
 	}
@@ -179,9 +197,9 @@ func runMigrate(ctx context.Context, getenv func(string) string, action string, 
 // (database migrated, services, the revocation feed), without serving: a
 // change made on the command line is published like any other.
 func withApp(ctx context.Context, getenv func(string) string, fn func(*app.App) error) error {
-	cfg, err := app.Load(getenv)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
 	a, err := app.New(ctx, cfg, io.Discard, nil)
 	if err != nil {

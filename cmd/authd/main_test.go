@@ -71,19 +71,6 @@ func start(t *testing.T, getenv func(string) string) (url string, stop func() er
 	return url, stop
 }
 
-func post(t *testing.T, url string, body any) (*http.Response, map[string]any) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	return resp, m
-}
-
 // Issue point 9: SIGTERM (here: the signal context) drains in-flight
 // requests before exit.
 func TestRun_DrainsInFlightRequests(t *testing.T) {
@@ -98,8 +85,9 @@ func TestRun_DrainsInFlightRequests(t *testing.T) {
 	// the default 25 s shutdown timeout.
 	url, stop := start(t, testEnv(t, map[string]string{"AUTHD_BCRYPT_COST": cost, "AUTHD_ENV": "test",
 		"AUTHD_REQUEST_TIMEOUT": "120s", "AUTHD_SHUTDOWN_TIMEOUT": "120s"}))
-	if resp, m := post(t, url+"/v1/auth/register", map[string]string{"email": "drain@example.com", "password": "correct horse battery staple 42"}); resp.StatusCode != 201 {
-		t.Fatalf("register = %d %v", resp.StatusCode, m)
+	var m map[string]any
+	if st := testutil.PostJSON(t, url+"/v1/auth/register", map[string]string{"email": "drain@example.com", "password": "correct horse battery staple 42"}, &m); st != 201 {
+		t.Fatalf("register = %d %v", st, m)
 	}
 	type result struct {
 		status int
@@ -194,9 +182,9 @@ func TestRun_CLIAndEdDSA(t *testing.T) {
 		t.Fatal(err)
 	}
 	url, _ := start(t, testEnv(t, map[string]string{"AUTHD_SQLITE_PATH": dbPath, "AUTHD_JWT_ALG": "EdDSA", "AUTHD_JWT_PRIVATE_KEY_FILE": keyFile}))
-	resp, m := post(t, url+"/v1/auth/login", map[string]string{"email": "root@example.com", "password": "correct horse battery staple 42"})
-	if resp.StatusCode != 200 || m["user"].(map[string]any)["role"] != "admin" {
-		t.Fatalf("admin login = %d %v", resp.StatusCode, m)
+	var m map[string]any
+	if st := testutil.PostJSON(t, url+"/v1/auth/login", map[string]string{"email": "root@example.com", "password": "correct horse battery staple 42"}, &m); st != 200 || m["user"].(map[string]any)["role"] != "admin" {
+		t.Fatalf("admin login = %d %v", st, m)
 	}
 	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(m["access_token"].(string), ".")[0])
 	var h map[string]string
@@ -303,9 +291,9 @@ func TestRun_UserSetRole(t *testing.T) {
 	}
 	url, _ := start(t, env)
 	login := func(email string) string {
-		resp, m := post(t, url+"/v1/auth/login", map[string]string{"email": email, "password": pw})
-		if resp.StatusCode != 200 {
-			t.Fatalf("login %s = %d %v", email, resp.StatusCode, m)
+		var m map[string]any
+		if st := testutil.PostJSON(t, url+"/v1/auth/login", map[string]string{"email": email, "password": pw}, &m); st != 200 {
+			t.Fatalf("login %s = %d %v", email, st, m)
 		}
 		return m["access_token"].(string)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -36,11 +35,7 @@ func webhookCommand(getenv func(string) string, stdout io.Writer) *cobra.Command
 }
 
 func addWebhook(ctx context.Context, getenv func(string) string, url string, types []string, description string, out io.Writer) error {
-	cfg, err := app.Load(getenv)
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	db, err := app.OpenDB(cfg, "authd-cli")
+	cfg, db, err := openDB(getenv, "authd-cli")
 	if err != nil {
 		return err
 	}
@@ -57,10 +52,7 @@ func addWebhook(ctx context.Context, getenv func(string) string, url string, typ
 	e, err := webhooks.Create(ctx, services.Principal{Fresh: true}, services.NewWebhook{
 		URL: url, EventTypes: types, Description: description}, services.Meta{UserAgent: "authd-cli"})
 	if err != nil {
-		if d := services.ErrorDetail(err); d != "" {
-			return errors.New(d)
-		}
-		return err
+		return userError(err)
 	}
 	fmt.Fprintf(out, "created webhook %s for %s (%s)\nsecret: %s\n", e.ID, e.URL, e.EventTypes, e.Secret)
 	return nil

@@ -43,6 +43,20 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// sessionRevokedWebhook registers, as an admin, a webhook for
+// session_revoked to a test receiver that verifies every delivery.
+func sessionRevokedWebhook(t *testing.T, s *apitest.Server) *testutil.WebhookReceiver {
+	t.Helper()
+	recv := testutil.NewWebhookReceiver(t)
+	wh, err := s.App.Webhooks().Create(context.Background(), services.Principal{Fresh: true},
+		services.NewWebhook{URL: recv.URL, EventTypes: []string{"session_revoked"}}, services.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv.SetSecrets(wh.Secret)
+	return recv
+}
+
 // A burst of revocations (10,000 with AUTHD_BENCH_LONG=1, 2,000 by
 // default) is queued for one webhook endpoint while chained refreshes run
 // without pause (4 goroutines, through the service, on PostgreSQL). The
@@ -82,14 +96,9 @@ func TestOutbox_RevocationBurstBesideRefresh(t *testing.T) {
 		}
 	}
 	s := apitest.New(t, apitest.Options{Env: env})
-	recv := testutil.NewWebhookReceiver(t)
+	recv := sessionRevokedWebhook(t, s)
 	ctx := context.Background()
 	admin := services.Principal{Fresh: true}
-	wh, err := s.App.Webhooks().Create(ctx, admin, services.NewWebhook{URL: recv.URL, EventTypes: []string{"session_revoked"}}, services.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recv.SetSecrets(wh.Secret)
 	queue := s.App.Outbox().Client()
 	pause := func() {
 		t.Helper()
@@ -316,14 +325,9 @@ func TestOutbox_RateBoundsDeliveries(t *testing.T) {
 	const n, perSecond = 30, 10
 	s := apitest.New(t, apitest.Options{Env: map[string]string{
 		"AUTHD_WEBHOOK_ALLOW_PRIVATE": "true", "AUTHD_OUTBOX_RATE": fmt.Sprint(perSecond)}})
-	recv := testutil.NewWebhookReceiver(t)
+	recv := sessionRevokedWebhook(t, s)
 	ctx := context.Background()
 	admin := services.Principal{Fresh: true}
-	wh, err := s.App.Webhooks().Create(ctx, admin, services.NewWebhook{URL: recv.URL, EventTypes: []string{"session_revoked"}}, services.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recv.SetSecrets(wh.Secret)
 	user, err := s.App.Accounts().CreateUser(ctx, fmt.Sprintf("rate-%d@example.com", time.Now().UnixNano()), apitest.Password, models.RoleUser)
 	if err != nil {
 		t.Fatal(err)

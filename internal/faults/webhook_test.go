@@ -1,11 +1,9 @@
 package faults
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"github.com/authd/authd/internal/apitest"
-	"net/http"
 	"os/exec"
 	"regexp"
 	"sort"
@@ -15,21 +13,6 @@ import (
 
 	"github.com/authd/authd/internal/testutil"
 )
-
-// postJSON posts v and decodes the answer into out (when not nil).
-func postJSON(t *testing.T, url string, v, out any) int {
-	t.Helper()
-	b, _ := json.Marshal(v)
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		_ = json.NewDecoder(resp.Body).Decode(out)
-	}
-	return resp.StatusCode
-}
 
 // The outbox across a kill -9: authd is killed while a delivery is in
 // flight, the receiver then fails its next three requests, and a new
@@ -63,7 +46,7 @@ func TestWebhookDeliveryAcrossKill9(t *testing.T) {
 
 	const n = 8
 	email := fmt.Sprintf("kill9-%d@example.com", time.Now().UnixNano())
-	if st := postJSON(t, a.URL+"/v1/auth/register", map[string]string{"email": email, "password": "correct horse battery staple 42"}, nil); st != 201 {
+	if st := testutil.PostJSON(t, a.URL+"/v1/auth/register", map[string]string{"email": email, "password": "correct horse battery staple 42"}, nil); st != 201 {
 		t.Fatalf("register = %d", st)
 	}
 	var sessions []string
@@ -72,10 +55,10 @@ func TestWebhookDeliveryAcrossKill9(t *testing.T) {
 			RefreshToken string `json:"refresh_token"`
 			SessionID    string `json:"session_id"`
 		}
-		if st := postJSON(t, a.URL+"/v1/auth/login", map[string]string{"email": email, "password": "correct horse battery staple 42"}, &tok); st != 200 {
+		if st := testutil.PostJSON(t, a.URL+"/v1/auth/login", map[string]string{"email": email, "password": "correct horse battery staple 42"}, &tok); st != 200 {
 			t.Fatalf("login = %d", st)
 		}
-		if st := postJSON(t, a.URL+"/v1/auth/logout", map[string]string{"refresh_token": tok.RefreshToken}, nil); st != 204 {
+		if st := testutil.PostJSON(t, a.URL+"/v1/auth/logout", map[string]string{"refresh_token": tok.RefreshToken}, nil); st != 204 {
 			t.Fatalf("logout = %d", st)
 		}
 		sessions = append(sessions, tok.SessionID)
