@@ -106,6 +106,12 @@ func DefaultEnv() map[string]string {
 		// The failures-only budgets of known devices and sessions.
 		"AUTHD_RATE_LOGIN_DEVICE":   "1000000-M",
 		"AUTHD_RATE_REAUTH_SESSION": "1000000-M",
+
+		// The longest Redis call the limiter allows: on a loaded machine a
+		// round trip can pass the 75 ms default, and the store then counts
+		// locally, which the tests of limits shared across instances would
+		// take for a broken limit. The tests of the timeout set their own.
+		"AUTHD_RATE_STORE_TIMEOUT": "1s",
 	}
 }
 

@@ -34,6 +34,20 @@ func pair(t *testing.T, env, envB map[string]string) (a, b *apitest.Server) {
 	return a, b
 }
 
+// withConnectTimeout returns the database URL u with its connect_timeout
+// (seconds) set.
+func withConnectTimeout(t *testing.T, u, seconds string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p.Query()
+	q.Set("connect_timeout", seconds)
+	p.RawQuery = q.Encode()
+	return p.String()
+}
+
 // refusedWithin polls GET /v1/me on s with access until it answers 401
 // session_revoked, and fails t unless that happens within limit.
 func refusedWithin(t *testing.T, s *apitest.Server, access string, limit time.Duration) time.Duration {
@@ -257,7 +271,15 @@ func TestMultiInstance_ListenerLost(t *testing.T) {
 // concurrent refreshes of the same session on B. Whatever the refreshes
 // got, nothing of the family survives.
 func TestMultiInstance_RevokeRacesRefresh(t *testing.T) {
-	a, b := pair(t, nil, nil)
+	// 21 requests at once on two fresh instances: on a loaded machine the
+	// new connections (connect_timeout 3 s by default) and the waits for
+	// the session's row lock (3 s) can run out and answer 503, which says
+	// nothing about the race. A deadlock still fails fast (PostgreSQL's
+	// deadlock_timeout, 503 from 40P01).
+	patient := map[string]string{"AUTHD_DB_LOCK_TIMEOUT": "60s", "AUTHD_DB_TIMEOUT": "60s", "AUTHD_REQUEST_TIMEOUT": "120s"}
+	a := apitest.New(t, apitest.Options{Dialect: "postgres", Env: patient,
+		DatabaseURL: withConnectTimeout(t, testdb.MigratedURL(t), "30")})
+	b := apitest.New(t, apitest.Options{DatabaseURL: a.DatabaseURL, Env: patient})
 	for round := range 3 {
 		_, tok := a.NewUser(t, "race")
 		start := make(chan struct{})
