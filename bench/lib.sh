@@ -8,7 +8,8 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 build_tools() {
   mkdir -p "$OUT/bin"
   log "building into $OUT/bin"
-  (cd "$ROOT" && go build -o "$OUT/bin/authd" ./cmd/authd && go build -o "$OUT/bin/authd-bench" ./cmd/authd-bench)
+  # -tags nomsgpack as in the Dockerfile: the binary that ships.
+  (cd "$ROOT" && go build -tags nomsgpack -o "$OUT/bin/authd" ./cmd/authd && go build -o "$OUT/bin/authd-bench" ./cmd/authd-bench)
   BENCH=$OUT/bin/authd-bench
   echo "nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load average at start $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 }

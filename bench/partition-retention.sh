@@ -53,7 +53,7 @@ cleanup() { [[ -n ${BENCH_KEEP:-} ]] && { log "kept database $DB"; return; }; ps
 trap cleanup EXIT
 
 log "building authd into $OUT"
-(cd "$ROOT" && go build -o "$OUT/authd" ./cmd/authd)
+(cd "$ROOT" && go build -tags nomsgpack -o "$OUT/authd" ./cmd/authd)
 psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
 psql "$PG/$DB" -qc "CREATE EXTENSION pg_walinspect" >/dev/null
 OID=$(psql "$PG/$DB" -Atc "SELECT oid FROM pg_database WHERE datname = current_database()")

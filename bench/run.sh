@@ -90,7 +90,8 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 # ---- machine and build ------------------------------------------------------
 log "building into $OUT/bin"
-(cd "$ROOT" && go build -o "$OUT/bin/authd" ./cmd/authd && go build -o "$OUT/bin/authd-bench" ./cmd/authd-bench)
+# -tags nomsgpack as in the Dockerfile: the binary that ships.
+(cd "$ROOT" && go build -tags nomsgpack -o "$OUT/bin/authd" ./cmd/authd && go build -o "$OUT/bin/authd-bench" ./cmd/authd-bench)
 (cd "$ROOT" && go build -o "$OUT/bin/loadcmp" ./bench/loadcmp)
 [[ -n "$SUPA_BIN" ]] && (cd "$ROOT" && go build -o "$OUT/bin/pgcount" ./bench/pgcount)
 BENCH=$OUT/bin/authd-bench
