@@ -24,8 +24,9 @@ import (
 // an OS thread whose scheduling priority is lowered (nice 19 on Linux by
 // default, AUTHD_BCRYPT_NICE). When the cores are idle, logins get all of
 // them; when requests for cheap endpoints (or the database) want a core,
-// the kernel gives it to them first. The binary also raises GOMAXPROCS by the number of workers (see
-// internal/app), so that hashing never holds every Go processor.
+// the kernel gives it to them first. The binary also raises GOMAXPROCS by
+// the number of workers (see internal/app), so that hashing never holds
+// every Go processor.
 type Hasher struct {
 	cost  int
 	jobs  chan hashJob
@@ -53,6 +54,9 @@ func NewHasher(cost, concurrency int, wait time.Duration, nice int) (*Hasher, er
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("bcrypt cost %d out of range", cost)
 	}
+	if nice < 0 || nice > 19 {
+		return nil, fmt.Errorf("bcrypt nice value %d out of range 0-19", nice)
+	}
 	if concurrency < 1 {
 		concurrency = 1
 	}
@@ -65,9 +69,6 @@ func NewHasher(cost, concurrency int, wait time.Duration, nice int) (*Hasher, er
 		return nil, fmt.Errorf("dummy hash: %w", err)
 	}
 	h := &Hasher{cost: cost, jobs: make(chan hashJob), wait: wait, dummy: dummy, Workers: concurrency}
-	if nice < 0 || nice > 19 {
-		return nil, fmt.Errorf("bcrypt nice value %d out of range 0-19", nice)
-	}
 	for i := 0; i < concurrency; i++ {
 		go h.worker(nice)
 	}

@@ -11,13 +11,3 @@ import "syscall"
 func lowerThreadPriority(nice int) {
 	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), nice)
 }
-
-// threadNice returns the calling OS thread's nice value.
-func threadNice() int {
-	// The raw getpriority system call answers 20 - nice (1 to 40).
-	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
-	if err != nil {
-		return 0
-	}
-	return 20 - prio
-}

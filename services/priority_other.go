@@ -5,6 +5,3 @@ package services
 // lowerThreadPriority is a no-op where threads have no nice value of their
 // own; the bound on concurrent bcrypt operations still applies.
 func lowerThreadPriority(int) {}
-
-// threadNice is 0 where threads have no nice value of their own.
-func threadNice() int { return 0 }

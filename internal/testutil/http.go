@@ -10,7 +10,7 @@ import (
 // PostJSON posts body as JSON to url and decodes the answer into out
 // (when out is not nil), for tests that talk to a running authd by its
 // URL. It returns the status code and fails t when the request cannot
-// be sent.
+// be sent or the answer asked for is not JSON.
 func PostJSON(t testing.TB, url string, body, out any) int {
 	t.Helper()
 	b, err := json.Marshal(body)
@@ -23,7 +23,9 @@ func PostJSON(t testing.TB, url string, body, out any) int {
 	}
 	defer resp.Body.Close()
 	if out != nil {
-		_ = json.NewDecoder(resp.Body).Decode(out)
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("POST %s: %d, answer not JSON: %v", url, resp.StatusCode, err)
+		}
 	}
 	return resp.StatusCode
 }
