@@ -361,14 +361,17 @@ func TestRateLimits_LargeLoginBodyRunsNoBcrypt(t *testing.T) {
 // RL-05, F10: a login flood past the bcrypt bound gets 503 overloaded with
 // Retry-After, never a 500.
 func TestRateLimits_BcryptOverloadIs503(t *testing.T) {
+	// The worker runs at the process's priority (AUTHD_BCRYPT_NICE=0): at
+	// nice 19 beside a CPU-heavy process it may not be back at its queue
+	// within the 50 ms a login may wait, and every login of the flood is a
+	// 503, which measures the machine, not the bound. The priority has
+	// tests of its own.
 	s := apitest.New(t, apitest.Options{Dialect: "sqlite", Env: map[string]string{
 		"AUTHD_BCRYPT_COST": "10", "AUTHD_BCRYPT_CONCURRENCY": "1", "AUTHD_BCRYPT_WAIT": "50ms",
+		"AUTHD_BCRYPT_NICE": "0",
 	}})
-	// The bcrypt worker runs at the lowest priority: beside a CPU-heavy
-	// process it may not yet wait for work within the 50 ms the first
-	// login of the flood may wait (then every login is a 503 and the test
-	// would measure the machine). One login answered first means the worker
-	// is up and back at its queue, as it is after every job.
+	// One login answered first means the worker is up and back at its
+	// queue, as it is after every job.
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		r := s.LoginAttempt(t, "warmup@example.com", "wrong password 123")
 		if r.Status == http.StatusUnauthorized {
@@ -379,6 +382,31 @@ func TestRateLimits_BcryptOverloadIs503(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A flood of 16 on one worker: the first is hashed, those that cannot
+	// start within 50 ms are refused. On a loaded machine a round can still
+	// miss the worker's return to its queue (every login a 503); such a
+	// round is run again, at most three times, with the reason logged.
+	for round := 1; ; round++ {
+		counts := loginFlood(t, s, round)
+		for status, n := range counts {
+			if status != http.StatusUnauthorized && status != http.StatusServiceUnavailable {
+				t.Fatalf("%d logins answered %d, want only 401 and 503", n, status)
+			}
+		}
+		if counts[http.StatusServiceUnavailable] > 0 && counts[http.StatusUnauthorized] > 0 {
+			return
+		}
+		if round == 3 {
+			t.Fatalf("statuses = %v in the last of 3 rounds, want some 401 and some 503 overloaded", counts)
+		}
+		t.Logf("round %d: statuses %v, not both 401 and 503 (the worker was not back at its queue in time); again", round, counts)
+	}
+}
+
+// loginFlood sends 16 wrong-password logins to s at once and counts their
+// statuses; every 503 must be overloaded with Retry-After.
+func loginFlood(t *testing.T, s *apitest.Server, round int) map[int]int {
+	t.Helper()
 	var (
 		mu     sync.Mutex
 		counts = map[int]int{}
@@ -388,7 +416,7 @@ func TestRateLimits_BcryptOverloadIs503(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := s.LoginAttempt(t, fmt.Sprintf("flood%d@example.com", i), "wrong password 123")
+			r := s.LoginAttempt(t, fmt.Sprintf("flood%d-%d@example.com", round, i), "wrong password 123")
 			if r.Status == http.StatusServiceUnavailable {
 				if r.Code() != "overloaded" || r.Header.Get("Retry-After") == "" {
 					t.Errorf("503 = %s with Retry-After %q, want overloaded with Retry-After", r.Body, r.Header.Get("Retry-After"))
@@ -400,14 +428,7 @@ func TestRateLimits_BcryptOverloadIs503(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	for status, n := range counts {
-		if status != http.StatusUnauthorized && status != http.StatusServiceUnavailable {
-			t.Errorf("%d logins answered %d, want only 401 and 503", n, status)
-		}
-	}
-	if counts[http.StatusServiceUnavailable] == 0 || counts[http.StatusUnauthorized] == 0 {
-		t.Errorf("statuses = %v, want some 401 and some 503 overloaded", counts)
-	}
+	return counts
 }
 
 // FI-4 (short form): two instances share one limit through Redis; a dead or
